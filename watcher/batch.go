@@ -1,0 +1,72 @@
+package watcher
+
+import (
+	"slices"
+	"time"
+)
+
+// A Batch is one debounced burst of changes.
+type Batch struct {
+	// Paths holds the changed paths, slash-separated, relative to the root,
+	// sorted and without duplicates. "." means "anything may have changed"
+	// (the kernel's event queue overflowed).
+	Paths []string
+	// First is when the first change of the batch was seen.
+	First time.Time
+	// Sent is when the batch was handed over.
+	Sent time.Time
+}
+
+// batcher gathers changes into batches: a batch is due once no change arrived
+// for quiet, or maxWait after its first change, whichever comes first.
+// It is a pure value driven by the caller's clock.
+type batcher struct {
+	quiet, maxWait time.Duration
+	paths          map[string]struct{}
+	first, last    time.Time
+}
+
+func newBatcher(quiet, maxWait time.Duration) *batcher {
+	return &batcher{quiet: quiet, maxWait: maxWait, paths: map[string]struct{}{}}
+}
+
+// add records a change to p seen at now.
+func (b *batcher) add(p string, now time.Time) {
+	if len(b.paths) == 0 {
+		b.first = now
+	}
+	b.paths[p] = struct{}{}
+	b.last = now
+}
+
+// pending reports whether a batch is being gathered.
+func (b *batcher) pending() bool { return len(b.paths) > 0 }
+
+// due returns when the pending batch is to be sent.
+func (b *batcher) due() time.Time {
+	quiet := b.last.Add(b.quiet)
+	if limit := b.first.Add(b.maxWait); b.maxWait > 0 && limit.Before(quiet) {
+		return limit
+	}
+	return quiet
+}
+
+// take returns the pending batch and starts a new one.
+func (b *batcher) take(now time.Time) Batch {
+	paths := make([]string, 0, len(b.paths))
+	for p := range b.paths {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	clear(b.paths)
+	return Batch{Paths: paths, First: b.first, Sent: now}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,308 @@
+// Package watcher reports debounced batches of changed files under a directory
+// tree.
+//
+// fsnotify watches single directories, not trees, so a Watcher adds a watch for
+// every directory it walks and for every directory created later, and drops the
+// watches of removed ones. Editors save by writing a temporary file and renaming
+// it over the original, and tools change many files at once, so events are
+// gathered into a Batch that is sent once the tree has been quiet for a short
+// while. Where the kernel delivers no events (some network and container
+// filesystems), or its watch limit is reached, the Watcher polls instead.
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Options configures a Watcher. The zero value of each field has a usable default.
+type Options struct {
+	// Root is the directory that reported paths are relative to. Default ".".
+	Root string
+	// Paths are the directories to watch, relative to Root. Default ".".
+	Paths []string
+	// Filter selects the files and directories watched. Default: the zero FilterOptions.
+	Filter FilterOptions
+	// GitIgnore makes the patterns of .gitignore files under Root exclude paths too.
+	GitIgnore bool
+	// Quiet is how long the tree must stay quiet before a batch is sent. Default 10ms.
+	Quiet time.Duration
+	// MaxWait caps how long a batch waits for the tree to go quiet. Default 500ms.
+	MaxWait time.Duration
+	// Poll scans the tree every PollInterval instead of asking the kernel for events.
+	Poll bool
+	// PollInterval is the time between two scans when polling. Default 500ms.
+	PollInterval time.Duration
+	// Log receives the Watcher's warnings. Default: discarded.
+	Log *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Root == "" {
+		o.Root = "."
+	}
+	if len(o.Paths) == 0 {
+		o.Paths = []string{"."}
+	}
+	if o.Quiet <= 0 {
+		o.Quiet = 10 * time.Millisecond
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 500 * time.Millisecond
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 500 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// A Watcher watches a tree and sends batches of changes. Create it with New,
+// which returns once the tree is being watched, and start it with Run.
+// A Watcher is used by one goroutine: New, then Run once.
+type Watcher struct {
+	opts   Options
+	filter *Filter
+	fsw    *fsnotify.Watcher // nil when polling
+	dirs   map[string]bool   // watched directories, relative to Root
+	poll   *poller           // nil unless polling
+}
+
+// New walks the tree and watches every directory that the filter keeps.
+// Changes made after New returns are reported by Run. When the OS limit on
+// watches is reached, New logs how to raise it and falls back to polling.
+func New(opts Options) (*Watcher, error) {
+	opts.setDefaults()
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("watching %s: %w", opts.Root, err)
+	}
+	opts.Root = root
+	filter, err := NewFilter(opts.Filter)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{opts: opts, filter: filter, dirs: map[string]bool{}}
+	if !opts.Poll {
+		err = w.watchEvents()
+		if err == nil {
+			return w, nil
+		}
+		if !isLimit(err) {
+			w.close()
+			return nil, err
+		}
+		w.opts.Log.Warn(err.Error() + "; polling the tree every " + opts.PollInterval.String() + " instead")
+		w.close()
+		w.fsw, w.dirs = nil, map[string]bool{}
+	}
+	w.poll = newPoller(w)
+	return w, nil
+}
+
+// Polling reports whether the Watcher scans the tree instead of receiving events.
+func (w *Watcher) Polling() bool { return w.poll != nil }
+
+func (w *Watcher) watchEvents() error {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return withLimitHint(fmt.Errorf("starting the file watcher: %w", err))
+	}
+	w.fsw = fsw
+	for _, p := range w.opts.Paths {
+		if err := w.walk(path.Clean(filepath.ToSlash(p)), w.addDir, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) addDir(rel string) error {
+	if err := w.fsw.Add(w.abs(rel)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking
+		}
+		return withLimitHint(fmt.Errorf("watching %s: %w", rel, err))
+	}
+	w.dirs[rel] = true
+	return nil
+}
+
+// walk visits the tree below rel, calling dir for each directory kept by the
+// filter and file (when not nil) for each file kept. Unreadable directories are
+// logged and skipped.
+func (w *Watcher) walk(rel string, dir func(rel string) error, file func(rel string, info fs.DirEntry)) error {
+	return filepath.WalkDir(w.abs(rel), func(p string, d fs.DirEntry, err error) error {
+		r := w.rel(p)
+		if err != nil {
+			if r == rel && errors.Is(err, fs.ErrNotExist) && rel != "." {
+				return nil
+			}
+			w.opts.Log.Warn("skipping unreadable path", "path", r, "err", err)
+			return nil
+		}
+		if !d.IsDir() {
+			if file != nil && !w.filter.SkipFile(r) {
+				file(r, d)
+			}
+			return nil
+		}
+		if w.filter.SkipDir(r) {
+			return filepath.SkipDir
+		}
+		if w.opts.GitIgnore {
+			if err := w.filter.LoadGitignore(w.opts.Root, r); err != nil {
+				w.opts.Log.Warn("ignoring a .gitignore", "dir", r, "err", err)
+			}
+		}
+		return dir(r)
+	})
+}
+
+func (w *Watcher) abs(rel string) string { return filepath.Join(w.opts.Root, filepath.FromSlash(rel)) }
+
+func (w *Watcher) rel(p string) string {
+	r, err := filepath.Rel(w.opts.Root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+func (w *Watcher) close() {
+	if w.fsw != nil {
+		w.fsw.Close()
+	}
+}
+
+// Run sends a Batch on out for each burst of changes until ctx is done, then
+// closes out and returns nil. It never blocks on out: changes seen while the
+// receiver is busy are merged into the batch waiting to be received.
+// Run returns an error only if the kernel's watcher fails for good.
+func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
+	defer close(out)
+	defer w.close()
+	b := newBatcher(w.opts.Quiet, w.opts.MaxWait)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	var tick <-chan time.Time
+	if w.fsw != nil {
+		events, errs = w.fsw.Events, w.fsw.Errors
+	} else {
+		t := time.NewTicker(w.opts.PollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var ready *Batch // a batch waiting for the receiver
+	for {
+		var send chan<- Batch
+		var head Batch
+		if ready != nil {
+			send, head = out, *ready
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			w.handle(ev, b)
+		case err, ok := <-errs:
+			if !ok {
+				return nil
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.opts.Log.Warn("the kernel dropped file events; rebuilding to be safe")
+				b.add(".", time.Now())
+			} else {
+				w.opts.Log.Warn("file watcher", "err", err)
+			}
+		case <-tick:
+			w.poll.scan(func(rel string) { b.add(rel, time.Now()) })
+		case <-timer.C:
+			ready = merge(ready, b.take(time.Now()))
+		case send <- head:
+			ready = nil
+		}
+		if b.pending() {
+			timer.Reset(time.Until(b.due()))
+		}
+	}
+}
+
+func merge(ready *Batch, b Batch) *Batch {
+	if ready == nil {
+		return &b
+	}
+	set := map[string]struct{}{}
+	for _, p := range append(ready.Paths, b.Paths...) {
+		set[p] = struct{}{}
+	}
+	ready.Paths = sortedKeys(set)
+	ready.Sent = b.Sent
+	return ready
+}
+
+// handle records what one fsnotify event means for the batch.
+func (w *Watcher) handle(ev fsnotify.Event, b *batcher) {
+	if ev.Op == fsnotify.Chmod {
+		return // editors and tools touch modes and times; the content is unchanged
+	}
+	now := time.Now()
+	rel := w.rel(ev.Name)
+	if ev.Has(fsnotify.Create) {
+		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
+			w.addTree(rel, b, now)
+			return
+		}
+	}
+	if w.dirs[rel] && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
+		w.dropTree(rel)
+		b.add(rel, now)
+		return
+	}
+	if w.opts.GitIgnore && path.Base(rel) == ".gitignore" {
+		if err := w.filter.LoadGitignore(w.opts.Root, path.Dir(rel)); err != nil {
+			w.opts.Log.Warn("ignoring a .gitignore", "path", rel, "err", err)
+		}
+	}
+	if !w.filter.SkipFile(rel) {
+		b.add(rel, now)
+	}
+}
+
+// addTree watches a directory that appeared, with everything below it, and
+// records the files already in it: they were written before its watch existed.
+func (w *Watcher) addTree(rel string, b *batcher, now time.Time) {
+	if w.filter.SkipDir(rel) {
+		return
+	}
+	err := w.walk(rel, w.addDir, func(r string, _ fs.DirEntry) { b.add(r, now) })
+	if err != nil {
+		w.opts.Log.Warn(err.Error())
+	}
+}
+
+// dropTree forgets a removed directory and everything below it. The kernel has
+// already dropped their watches.
+func (w *Watcher) dropTree(rel string) {
+	for d := range w.dirs {
+		if d == rel || (len(d) > len(rel) && d[:len(rel)+1] == rel+"/") {
+			_ = w.fsw.Remove(w.abs(d))
+			delete(w.dirs, d)
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// harness runs a Watcher over a temporary tree.
+type harness struct {
+	t       *testing.T
+	root    string
+	batches chan Batch
+	n       int
+}
+
+func start(t *testing.T, root string, opts Options) *harness {
+	t.Helper()
+	opts.Root = root
+	w, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Batch)
+	done := make(chan error)
+	go func() { done <- w.Run(ctx, out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return &harness{t: t, root: root, batches: out}
+}
+
+func (h *harness) write(rel, content string) {
+	h.t.Helper()
+	p := filepath.Join(h.root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// sync writes a barrier file and returns every batch received up to the one
+// that holds it, without the barrier itself. Events written before the
+// barrier are delivered before its own, so no sleep is needed.
+func (h *harness) sync() []Batch {
+	h.t.Helper()
+	h.n++
+	name := fmt.Sprintf("barrier-%d", h.n)
+	h.write(name, "")
+	var got []Batch
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case b := <-h.batches:
+			i := slices.Index(b.Paths, name)
+			if i >= 0 {
+				b.Paths = slices.Delete(b.Paths, i, i+1)
+			}
+			if len(b.Paths) > 0 {
+				got = append(got, b)
+			}
+			if i >= 0 {
+				return got
+			}
+		case <-deadline:
+			h.t.Fatalf("no batch with %s after 10s; got %v", name, got)
+		}
+	}
+}
+
+func paths(batches []Batch) []string {
+	var all []string
+	for _, b := range batches {
+		all = append(all, b.Paths...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+func TestReportsEditsCreatesAndRemoves(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write("main.go", "package main")
+	h.write("pkg/a.go", "package pkg")
+	h = start(t, root, Options{})
+	h.sync() // the watcher is up
+
+	h.write("main.go", "package main // edited")
+	h.write("pkg/a.go", "package pkg // edited")
+	if got, want := paths(h.sync()), []string{"main.go", "pkg/a.go"}; !slices.Equal(got, want) {
+		t.Errorf("after edits: got %v, want %v", got, want)
+	}
+
+	if err := os.Remove(filepath.Join(root, "pkg/a.go")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := paths(h.sync()), []string{"pkg/a.go"}; !slices.Equal(got, want) {
+		t.Errorf("after remove: got %v, want %v", got, want)
+	}
+}
+
+func TestWatchesNewAndRecreatedDirectories(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, root, Options{})
+	h.sync()
+
+	h.write("new/deep/x.go", "package deep")
+	if got := paths(h.sync()); !slices.Contains(got, "new/deep/x.go") {
+		t.Errorf("file in a new directory: got %v", got)
+	}
+	h.write("new/deep/y.go", "package deep")
+	if got, want := paths(h.sync()), []string{"new/deep/y.go"}; !slices.Equal(got, want) {
+		t.Errorf("file added to the new directory later: got %v, want %v", got, want)
+	}
+
+	// A branch switch removes a directory and creates it again.
+	if err := os.RemoveAll(filepath.Join(root, "new")); err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(h.sync()); !slices.Contains(got, "new") {
+		t.Errorf("removed directory: got %v, want it reported", got)
+	}
+	h.write("new/deep/z.go", "package deep")
+	h.sync()
+	h.write("new/deep/z.go", "package deep // edited")
+	if got, want := paths(h.sync()), []string{"new/deep/z.go"}; !slices.Equal(got, want) {
+		t.Errorf("edit in a recreated directory: got %v, want %v", got, want)
+	}
+}
+
+func TestIgnoresDefaultsAndGitignore(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write(".gitignore", "/dist\n*.log\ngen/\n!keep.log\n")
+	for _, d := range []string{".git", "vendor/x", "node_modules/y", ".idea", "dist", "sub/gen"} {
+		h.write(d+"/f.go", "")
+	}
+	h = start(t, root, Options{GitIgnore: true, Filter: FilterOptions{Exclude: []string{"out/**", "**/*.pb.go"}}})
+	h.sync()
+
+	ignored := []string{
+		".git/f.go", "vendor/x/f.go", "node_modules/y/f.go", ".idea/f.go", "dist/f.go", "sub/gen/f.go",
+		"4913", ".main.go.swp", "main.go~", ".#main.go", "main.go___jb_tmp___", "x-go-tmp-umask",
+		"main_test.go", "debug.log", "sub/trace.log", "out/a", "api/x.pb.go", "newdir/.hidden/f.go",
+	}
+	for _, p := range ignored {
+		h.write(p, "x")
+	}
+	h.write("keep.log", "x")
+	if got, want := paths(h.sync()), []string{"keep.log"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want only %v", got, want)
+	}
+}
+
+func TestIncludeLimitsReportedFiles(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, root, Options{Filter: FilterOptions{Include: []string{"**/*.go", "go.mod", "barrier-*"}, Tests: true}})
+	h.sync()
+	h.write("a/b.go", "")
+	h.write("a/b_test.go", "")
+	h.write("README.md", "")
+	h.write("go.mod", "")
+	if got, want := paths(h.sync()), []string{"a/b.go", "a/b_test.go", "go.mod"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A rename-save, as vim and JetBrains editors do it, reports the saved file once.
+func TestRenameSaveIsOneBatch(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write("main.go", "v1")
+	h = start(t, root, Options{})
+	h.sync()
+
+	h.write("4913", "")
+	os.Remove(filepath.Join(root, "4913"))
+	h.write("main.go___jb_tmp___", "v2")
+	if err := os.Rename(filepath.Join(root, "main.go"), filepath.Join(root, "main.go~")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, "main.go___jb_tmp___"), filepath.Join(root, "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, "main.go~"))
+	got := h.sync()
+	if len(got) != 1 || !slices.Equal(got[0].Paths, []string{"main.go"}) {
+		t.Errorf("got %v, want one batch of [main.go]", got)
+	}
+}
+
+// 500 files written at once arrive as exactly one batch.
+func TestBurstIsOneBatch(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, root, Options{MaxWait: 5 * time.Second})
+	h.sync()
+	for i := range 500 {
+		h.write(fmt.Sprintf("p%d/f%d.go", i%25, i), "package p")
+	}
+	// The burst ends with the barrier, so it must come in the barrier's batch.
+	got := h.sync()
+	if len(got) != 1 || len(got[0].Paths) != 500 {
+		n := 0
+		for _, b := range got {
+			n += len(b.Paths)
+		}
+		t.Errorf("got %d batches with %d paths, want 1 batch with 500", len(got), n)
+	}
+}
+
+func TestPollingReportsChanges(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write("main.go", "v1")
+	h.write(".git/HEAD", "x")
+	h = start(t, root, Options{Poll: true, PollInterval: 20 * time.Millisecond})
+	h.write("main.go", "v2 is longer")
+	h.write("sub/new.go", "x")
+	h.write(".git/HEAD", "y")
+	if got, want := paths(h.sync()), []string{"main.go", "sub/new.go"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestBadPatternIsAnError(t *testing.T) {
+	_, err := New(Options{Root: t.TempDir(), Filter: FilterOptions{Exclude: []string{"a/[b"}}})
+	if err == nil || !strings.Contains(err.Error(), `"a/[b"`) {
+		t.Errorf("got %v, want an error naming the pattern", err)
+	}
+}
+
+func TestBatcherQuietWindowAndCap(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	b := newBatcher(10*time.Millisecond, 50*time.Millisecond)
+	b.add("a", ms(0))
+	if got := b.due(); !got.Equal(ms(10)) {
+		t.Errorf("due after one change = %v, want 10ms", got.Sub(t0))
+	}
+	for i := 5; i <= 45; i += 5 {
+		b.add("b", ms(i))
+	}
+	if got := b.due(); !got.Equal(ms(50)) {
+		t.Errorf("due under a steady stream = %v, want the 50ms cap", got.Sub(t0))
+	}
+	batch := b.take(ms(50))
+	if !slices.Equal(batch.Paths, []string{"a", "b"}) || !batch.First.Equal(ms(0)) || b.pending() {
+		t.Errorf("take = %+v, pending %v", batch, b.pending())
+	}
+}
