@@ -1,0 +1,186 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// OutPlaceholder, in an argument of GoBuild.Command, stands for the path the
+// build must write the binary to.
+const OutPlaceholder = "{out}"
+
+// GoBuild builds the app with `go build`, or with a command of the user's,
+// into a fresh path for every build, so that the running binary is never
+// overwritten (Windows locks a running .exe; Linux reports "text file busy").
+// Only the running binary and the newest one are kept. Its fields must not be
+// changed once Build has been called; Build is safe for concurrent use.
+type GoBuild struct {
+	Dir     string   // the module directory the build runs in
+	Package string   // the main package; default "."
+	OutDir  string   // where binaries are written: OutDir/<n>/Name
+	Name    string   // the binary's name; default "app"
+	Flags   []string // further `go build` flags, such as -race or -gcflags=...
+	LDFlags string   // -ldflags
+	Tags    []string // -tags
+	Env     []string // "KEY=value" entries added to devrun's environment
+	// Command, when set, replaces `go build`: an argv, run without a shell, in
+	// which "{out}" stands for the output path. Without "{out}" the command must
+	// write OutDir/Name itself.
+	Command []string
+
+	mu   sync.Mutex
+	seq  int
+	kept []string // output directories, oldest first
+}
+
+// Build runs the build. On cancellation it kills the build's whole process
+// group and removes what it wrote.
+func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
+	dir, out, err := b.nextOutput()
+	if err != nil {
+		return "", err
+	}
+	argv := b.argv(out)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = b.Dir
+	cmd.Env = append(os.Environ(), b.Env...)
+	if dir != "" {
+		// The go command's work files go next to the output, so that a killed
+		// build leaves nothing in the system's temporary directory and the
+		// linked binary is moved, not copied, into place.
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o755); err != nil {
+			return "", fmt.Errorf("making the build's temporary directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		cmd.Env = append(cmd.Env, "GOTMPDIR="+tmp)
+	}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	setGroup(cmd)
+	// A superseded build is killed at once: its output is discarded anyway,
+	// and every millisecond it lingers delays the build that replaces it.
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	if cmd.Process != nil {
+		_ = killGroup(cmd.Process.Pid) // anything the build left behind
+	}
+	if ctx.Err() != nil {
+		discard(dir)
+		return "", ctx.Err()
+	}
+	if err != nil {
+		discard(dir)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) {
+			return "", fmt.Errorf("running the build: %w", err)
+		}
+		return "", &BuildError{Output: output.Bytes(), Err: err}
+	}
+	if _, err := os.Stat(out); err != nil {
+		return "", &BuildError{Output: output.Bytes(), Err: fmt.Errorf("the build wrote no %s", out)}
+	}
+	b.keep(dir)
+	return Artifact(out), nil
+}
+
+// nextOutput makes the directory for the next build.
+func (b *GoBuild) nextOutput() (dir, out string, err error) {
+	b.mu.Lock()
+	b.seq++
+	n := b.seq
+	b.mu.Unlock()
+	if n == 1 {
+		b.removeStale()
+	}
+	name := b.Name
+	if name == "" {
+		name = "app"
+	}
+	if runtime.GOOS == "windows" && !strings.HasSuffix(name, ".exe") {
+		name += ".exe"
+	}
+	if len(b.Command) > 0 && !strings.Contains(strings.Join(b.Command, " "), OutPlaceholder) {
+		out, err := filepath.Abs(filepath.Join(b.OutDir, name))
+		if err != nil {
+			return "", "", err
+		}
+		return "", out, os.MkdirAll(filepath.Dir(out), 0o755)
+	}
+	outDir, err := filepath.Abs(b.OutDir)
+	if err != nil {
+		return "", "", fmt.Errorf("making the output directory: %w", err)
+	}
+	dir = filepath.Join(outDir, strconv.Itoa(n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("making the output directory: %w", err)
+	}
+	return dir, filepath.Join(dir, name), nil
+}
+
+func (b *GoBuild) argv(out string) []string {
+	if len(b.Command) > 0 {
+		argv := make([]string, len(b.Command))
+		for i, a := range b.Command {
+			argv[i] = strings.ReplaceAll(a, OutPlaceholder, out)
+		}
+		return argv
+	}
+	argv := []string{"go", "build", "-o", out}
+	if len(b.Tags) > 0 {
+		argv = append(argv, "-tags", strings.Join(b.Tags, ","))
+	}
+	if b.LDFlags != "" {
+		argv = append(argv, "-ldflags", b.LDFlags)
+	}
+	argv = append(argv, b.Flags...)
+	pkg := b.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	return append(argv, pkg)
+}
+
+// keep records a successful build's directory and removes all but the two
+// newest: the one just built and the one that may still be running.
+func (b *GoBuild) keep(dir string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if dir == "" {
+		return // the user's command owns its output
+	}
+	b.kept = append(b.kept, dir)
+	for len(b.kept) > 2 {
+		os.RemoveAll(b.kept[0])
+		b.kept = b.kept[1:]
+	}
+}
+
+// discard removes a build's output directory; "" names none.
+func discard(dir string) {
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+}
+
+// removeStale removes the numbered output directories of earlier runs, and
+// nothing else: OutDir may be shared with the user's files.
+func (b *GoBuild) removeStale() {
+	entries, _ := os.ReadDir(b.OutDir)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() {
+			os.RemoveAll(filepath.Join(b.OutDir, e.Name()))
+		}
+	}
+}

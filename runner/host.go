@@ -1,0 +1,111 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Host starts the app as a child process of devrun, in a process group of its
+// own so that a stop reaches the app's children too. Its fields must not be
+// changed once Start has been called; Start is safe for concurrent use.
+type Host struct {
+	Args        []string      // arguments passed to the app
+	Env         []string      // "KEY=value" entries added to devrun's environment
+	Dir         string        // working directory; default devrun's
+	StopSignal  os.Signal     // sent to the group to stop it; default SIGTERM
+	StopTimeout time.Duration // how long a stop waits before it kills; default 5s
+	// Stdout and Stderr receive the app's output. When they are *os.File (the
+	// terminal), the app writes to them directly: unbuffered, unchanged, and
+	// still a TTY for colour detection.
+	Stdout, Stderr io.Writer
+}
+
+// Start starts the binary a with h's arguments and environment.
+func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
+	cmd := exec.Command(string(a), h.Args...)
+	cmd.Dir = h.Dir
+	cmd.Env = append(os.Environ(), h.Env...)
+	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
+	cmd.WaitDelay = time.Second // output pipes held open by orphans must not block Wait
+	setGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", a, err)
+	}
+	p := &hostProcess{
+		pid:     cmd.Process.Pid,
+		signal:  h.StopSignal,
+		timeout: h.StopTimeout,
+		done:    make(chan struct{}),
+	}
+	if p.signal == nil {
+		p.signal = syscall.SIGTERM
+	}
+	if p.timeout <= 0 {
+		p.timeout = 5 * time.Second
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+type hostProcess struct {
+	pid     int
+	signal  os.Signal
+	timeout time.Duration
+	done    chan struct{}
+	err     error // written before done is closed
+	stop    sync.Mutex
+}
+
+func (p *hostProcess) Done() <-chan struct{} { return p.done }
+
+func (p *hostProcess) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Stop signals the group, waits for the leader and every other member to exit
+// until the timeout or ctx, and kills what is left.
+func (p *hostProcess) Stop(ctx context.Context) error {
+	p.stop.Lock()
+	defer p.stop.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if groupAlive(p.pid) {
+		_ = signalGroup(p.pid, p.signal)
+		if !p.waitGone(ctx) {
+			_ = killGroup(p.pid)
+			kctx, kcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer kcancel()
+			p.waitGone(kctx)
+		}
+	}
+	<-p.done
+	return p.err
+}
+
+// waitGone waits until the leader has exited and no member of its group runs.
+// It reports false if ctx ended first.
+func (p *hostProcess) waitGone(ctx context.Context) bool {
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return false
+	}
+	for delay := time.Millisecond; groupAlive(p.pid); delay = min(2*delay, 50*time.Millisecond) {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,304 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// A RestartPolicy says what the Supervisor does when the app exits by itself.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartNever     RestartPolicy = "never"      // wait for the next change
+	RestartOnFailure RestartPolicy = "on-failure" // start it again if it exited with an error
+	RestartAlways    RestartPolicy = "always"     // start it again
+)
+
+// RestartPolicies lists the valid policies.
+var RestartPolicies = []RestartPolicy{RestartNever, RestartOnFailure, RestartAlways}
+
+// Restarts after the app exited by itself wait from minBackoff, doubling up to
+// maxBackoff; an app that ran for resetBackoff starts again from minBackoff.
+const (
+	minBackoff   = 100 * time.Millisecond
+	maxBackoff   = 10 * time.Second
+	resetBackoff = 10 * time.Second
+)
+
+// A Supervisor runs the build → swap cycle. At most one build runs at a time:
+// a change during a build cancels it and starts a new one, so the last change
+// always wins. A failed build leaves the running app alone. A good build stops
+// the running app, waits until it and its children have exited, and starts the
+// new one. All state lives in Run's goroutine; a Supervisor runs once.
+type Supervisor struct {
+	Builder Builder
+	Starter Starter
+	Restart RestartPolicy // default RestartNever
+	Log     *slog.Logger  // devrun's own messages; default discarded
+	// BuildOutput receives a failed build's output, unchanged; default os.Stderr.
+	BuildOutput io.Writer
+	// Force, once closed, makes a stop kill the app at once instead of
+	// waiting for the stop timeout (a second Ctrl-C).
+	Force <-chan struct{}
+}
+
+// Run builds and starts the app, then builds and swaps it for every Trigger
+// received on changes. It returns nil once ctx is done, after the build has
+// been cancelled and the app has been stopped, so it leaves nothing running.
+func (s *Supervisor) Run(ctx context.Context, changes <-chan Trigger) error {
+	force, cancel := s.forceContext(ctx)
+	defer cancel()
+	l := &loop{Supervisor: s, results: make(chan result, 1), force: force}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+	if l.BuildOutput == nil {
+		l.BuildOutput = os.Stderr
+	}
+	now := time.Now()
+	l.build(ctx, Trigger{First: now, Sent: now})
+	for {
+		select {
+		case <-ctx.Done():
+			l.shutdown()
+			return nil
+		case t, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			l.change(ctx, t)
+		case r := <-l.results:
+			l.finished(ctx, r)
+		case <-l.exited():
+			l.appExited()
+		case <-l.restartAt:
+			l.restartAt = nil
+			l.start(ctx, l.art, timings{})
+		}
+	}
+}
+
+// forceContext returns a context that is done once s.Force is closed, or
+// cancel is called.
+func (s *Supervisor) forceContext(ctx context.Context) (_ context.Context, cancel func()) {
+	force, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if s.Force != nil {
+		go func() {
+			select {
+			case <-s.Force:
+				cancel()
+			case <-force.Done():
+			}
+		}()
+	}
+	return force, cancel
+}
+
+type result struct {
+	art  Artifact
+	err  error
+	took time.Duration
+}
+
+// timings of one cycle, for its log line.
+type timings struct {
+	debounce, build, stop, start time.Duration
+}
+
+// loop is the state of one Run.
+type loop struct {
+	*Supervisor
+	force   context.Context // done on a second Ctrl-C
+	results chan result
+
+	cancelBuild context.CancelFunc // non-nil while a build runs
+	trigger     Trigger            // what started the running build
+	next        *Trigger           // a change seen during the running build
+
+	art       Artifact // the newest good build
+	proc      Process  // the running app, or nil
+	started   time.Time
+	reported  bool // proc's exit has been handled
+	backoff   time.Duration
+	restartAt <-chan time.Time
+}
+
+func (l *loop) build(ctx context.Context, t Trigger) {
+	bctx, cancel := context.WithCancel(ctx)
+	l.cancelBuild, l.trigger = cancel, t
+	go func() {
+		start := time.Now()
+		a, err := l.Builder.Build(bctx)
+		l.results <- result{a, err, time.Since(start)}
+	}()
+}
+
+func (l *loop) change(ctx context.Context, t Trigger) {
+	if l.cancelBuild == nil {
+		l.Log.Info(describe(t.Paths) + ": building")
+		l.build(ctx, t)
+		return
+	}
+	if l.next == nil {
+		l.next = &Trigger{First: t.First}
+	}
+	l.next.Paths = append(l.next.Paths, t.Paths...)
+	l.next.Sent = t.Sent
+	l.cancelBuild() // finished() starts the next build once this one has exited
+}
+
+func (l *loop) finished(ctx context.Context, r result) {
+	l.cancelBuild()
+	l.cancelBuild = nil
+	if l.next != nil {
+		t := *l.next
+		l.next = nil
+		l.Log.Info(describe(t.Paths) + " during the build: building again")
+		l.build(ctx, t)
+		return
+	}
+	var be *BuildError
+	switch {
+	case ctx.Err() != nil:
+	case errors.As(r.err, &be):
+		l.BuildOutput.Write(be.Output)
+		l.Log.Error(fmt.Sprintf("build failed (%v) after %s; %s", be.Err, ms(r.took), l.stillServing()))
+	case r.err != nil:
+		l.Log.Error(fmt.Sprintf("%v; %s", r.err, l.stillServing()))
+	default:
+		t := timings{debounce: l.trigger.Sent.Sub(l.trigger.First), build: r.took}
+		l.swap(ctx, r.art, t)
+	}
+}
+
+func (l *loop) stillServing() string {
+	if l.proc != nil && !l.reported {
+		return "the previous build is still running"
+	}
+	return "waiting for a change"
+}
+
+// swap stops the running app, if any, and starts a.
+func (l *loop) swap(ctx context.Context, a Artifact, t timings) {
+	l.art = a
+	l.backoff = 0
+	l.restartAt = nil
+	if l.proc != nil {
+		start := time.Now()
+		l.stopApp()
+		t.stop = time.Since(start)
+	}
+	if ctx.Err() == nil {
+		l.start(ctx, a, t)
+	}
+}
+
+func (l *loop) start(ctx context.Context, a Artifact, t timings) {
+	begin := time.Now()
+	p, err := l.Starter.Start(ctx, a)
+	t.start = time.Since(begin)
+	if err != nil {
+		l.Log.Error(err.Error() + "; waiting for a change")
+		return
+	}
+	l.proc, l.started, l.reported = p, time.Now(), false
+	if t.build > 0 {
+		l.Log.Info(fmt.Sprintf("started in %s (debounce %s, build %s, stop %s, start %s)",
+			ms(t.debounce+t.build+t.stop+t.start), ms(t.debounce), ms(t.build), ms(t.stop), ms(t.start)))
+	}
+}
+
+func (l *loop) stopApp() {
+	if err := l.proc.Stop(l.force); err != nil && !l.reported && !stoppedBySignal(err) {
+		l.Log.Warn("app exited on stop: " + err.Error())
+	}
+	l.proc = nil
+}
+
+// exited returns a channel that is closed when the app exits, or nil when
+// there is no running app whose exit has not been handled yet.
+func (l *loop) exited() <-chan struct{} {
+	if l.proc == nil || l.reported {
+		return nil
+	}
+	return l.proc.Done()
+}
+
+// appExited handles an exit that devrun did not ask for.
+func (l *loop) appExited() {
+	l.reported = true
+	err := l.proc.Err()
+	ran := time.Since(l.started)
+	status := "exited with code 0"
+	if err != nil {
+		status = exitStatus(err)
+	}
+	restart := l.Restart == RestartAlways || (l.Restart == RestartOnFailure && err != nil)
+	if !restart {
+		l.Log.Warn(fmt.Sprintf("app %s after %s; waiting for a change", status, ms(ran)))
+		return
+	}
+	if ran >= resetBackoff {
+		l.backoff = 0
+	}
+	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
+	l.Log.Warn(fmt.Sprintf("app %s after %s; restarting in %s (restart: %s)", status, ms(ran), ms(l.backoff), l.Restart))
+	l.restartAt = time.After(l.backoff)
+}
+
+func (l *loop) shutdown() {
+	if l.cancelBuild != nil {
+		l.cancelBuild()
+		<-l.results // the build's processes have exited
+	}
+	if l.proc != nil {
+		l.stopApp()
+	}
+}
+
+// describe names the changed paths for the log.
+func describe(paths []string) string {
+	switch len(paths) {
+	case 0:
+		return "change"
+	case 1:
+		return paths[0] + " changed"
+	}
+	uniq := map[string]bool{}
+	for _, p := range paths {
+		uniq[p] = true
+	}
+	return fmt.Sprintf("%s and %d more changed", paths[0], len(uniq)-1)
+}
+
+func exitStatus(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
+		return fmt.Sprintf("exited with code %d", ee.ExitCode())
+	}
+	return strings.TrimPrefix(err.Error(), "exit status ")
+}
+
+// stoppedBySignal reports whether err says the process ended on a signal, as
+// a stopped process does.
+func stoppedBySignal(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == -1
+}
+
+// ms formats d for people: 12ms, 1.25s.
+func ms(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
