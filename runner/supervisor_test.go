@@ -1,0 +1,191 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeBuilder's builds block until the test answers them.
+type fakeBuilder struct {
+	calls chan buildCall
+}
+
+type buildCall struct {
+	ctx    context.Context
+	answer chan result
+}
+
+func (b *fakeBuilder) Build(ctx context.Context) (Artifact, error) {
+	c := buildCall{ctx, make(chan result)}
+	b.calls <- c
+	select {
+	case r := <-c.answer:
+		return r.art, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// next waits for the next build call.
+func (b *fakeBuilder) next(t *testing.T) buildCall {
+	t.Helper()
+	select {
+	case c := <-b.calls:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no build started")
+	}
+	return buildCall{}
+}
+
+type fakeStarter struct {
+	mu      sync.Mutex
+	started []*fakeProcess
+	starts  chan *fakeProcess
+}
+
+func (s *fakeStarter) Start(_ context.Context, a Artifact) (Process, error) {
+	p := &fakeProcess{art: a, done: make(chan struct{})}
+	s.mu.Lock()
+	s.started = append(s.started, p)
+	s.mu.Unlock()
+	s.starts <- p
+	return p, nil
+}
+
+type fakeProcess struct {
+	art   Artifact
+	once  sync.Once
+	stops int
+	done  chan struct{}
+}
+
+func (p *fakeProcess) Stop(context.Context) error {
+	p.stops++
+	p.once.Do(func() { close(p.done) })
+	return nil
+}
+func (p *fakeProcess) Done() <-chan struct{} { return p.done }
+func (p *fakeProcess) Err() error            { return nil }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type supervised struct {
+	b       *fakeBuilder
+	s       *fakeStarter
+	changes chan Trigger
+	log     *syncBuffer
+	out     *syncBuffer
+	stop    func()
+}
+
+func supervise(t *testing.T) *supervised {
+	v := &supervised{
+		b:       &fakeBuilder{calls: make(chan buildCall)},
+		s:       &fakeStarter{starts: make(chan *fakeProcess, 10)},
+		changes: make(chan Trigger),
+		log:     &syncBuffer{},
+		out:     &syncBuffer{},
+	}
+	sup := &Supervisor{Builder: v.b, Starter: v.s, Log: slog.New(slog.NewTextHandler(v.log, nil)), BuildOutput: v.out}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx, v.changes) }()
+	v.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}
+	return v
+}
+
+func (v *supervised) change(paths ...string) {
+	v.changes <- Trigger{Paths: paths, First: time.Now(), Sent: time.Now()}
+}
+
+func TestFailedBuildKeepsTheAppRunning(t *testing.T) {
+	v := supervise(t)
+	v.b.next(t).answer <- result{art: "v1"}
+	p1 := <-v.s.starts
+	v.change("main.go")
+	v.b.next(t).answer <- result{err: &BuildError{Output: []byte("main.go:1: syntax error\n"), Err: errors.New("exit status 1")}}
+	v.waitLog(t, "build failed")
+	v.change("main.go")
+	v.b.next(t).answer <- result{art: "v2"}
+	p2 := <-v.s.starts
+	v.stop()
+	if p1.stops != 1 || p2.art != "v2" || p2.stops != 1 {
+		t.Errorf("p1 stopped %d times, p2 = %s stopped %d times; want 1, v2, 1", p1.stops, p2.art, p2.stops)
+	}
+	if !strings.Contains(v.out.String(), "main.go:1: syntax error") {
+		t.Errorf("the compiler's output is not shown: %q", v.out.String())
+	}
+	if !strings.Contains(v.log.String(), "the previous build is still running") {
+		t.Errorf("no banner for the failed build in %q", v.log.String())
+	}
+}
+
+func TestChangeDuringBuildCancelsIt(t *testing.T) {
+	v := supervise(t)
+	v.b.next(t).answer <- result{art: "v1"}
+	p1 := <-v.s.starts
+	v.change("a.go")
+	first := v.b.next(t)
+	v.change("b.go")
+	<-first.ctx.Done() // the stale build is cancelled...
+	v.b.next(t).answer <- result{art: "v3"} // ...and a new one started
+	p2 := <-v.s.starts
+	v.stop()
+	if len(v.s.started) != 2 || p2.art != "v3" || p1.stops != 1 {
+		t.Errorf("started %d apps, the last from %s; want 2, the last from v3", len(v.s.started), p2.art)
+	}
+}
+
+func TestShutdownCancelsTheBuildAndStopsTheApp(t *testing.T) {
+	v := supervise(t)
+	v.b.next(t).answer <- result{art: "v1"}
+	p1 := <-v.s.starts
+	v.change("a.go")
+	build := v.b.next(t)
+	v.stop()
+	if build.ctx.Err() == nil || p1.stops != 1 {
+		t.Errorf("build ctx err %v, app stopped %d times; want cancelled and 1", build.ctx.Err(), p1.stops)
+	}
+}
+
+// waitLog polls the log for text, with a deadline.
+func (v *supervised) waitLog(t *testing.T, text string) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(v.log.String(), text) {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the log never said %q: %s", text, v.log.String())
+		}
+	}
+}
