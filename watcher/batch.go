@@ -23,17 +23,21 @@ type Batch struct {
 type batcher struct {
 	quiet, maxWait time.Duration
 	paths          map[string]struct{}
+	created        map[string]struct{} // paths whose first event in this batch was a create
 	first, last    time.Time
 }
 
 func newBatcher(quiet, maxWait time.Duration) *batcher {
-	return &batcher{quiet: quiet, maxWait: maxWait, paths: map[string]struct{}{}}
+	return &batcher{quiet: quiet, maxWait: maxWait, paths: map[string]struct{}{}, created: map[string]struct{}{}}
 }
 
-// add records a change to p seen at now.
-func (b *batcher) add(p string, now time.Time) {
+// add records a change to p seen at now; created says the change created p.
+func (b *batcher) add(p string, now time.Time, created bool) {
 	if len(b.paths) == 0 {
 		b.first = now
+	}
+	if _, seen := b.paths[p]; !seen && created {
+		b.created[p] = struct{}{}
 	}
 	b.paths[p] = struct{}{}
 	b.last = now
@@ -51,14 +55,21 @@ func (b *batcher) due() time.Time {
 	return quiet
 }
 
-// take returns the pending batch and starts a new one.
-func (b *batcher) take(now time.Time) Batch {
+// take returns the pending batch and starts a new one. Files that were
+// created during the batch and no longer exist (exists reports false) are
+// left out: they are the temporary files of editors and tools such as sed -i,
+// written and renamed or removed within a save.
+func (b *batcher) take(now time.Time, exists func(string) bool) Batch {
 	paths := make([]string, 0, len(b.paths))
 	for p := range b.paths {
+		if _, created := b.created[p]; created && !exists(p) {
+			continue
+		}
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
 	clear(b.paths)
+	clear(b.created)
 	return Batch{Paths: paths, First: b.first, Sent: now}
 }
 

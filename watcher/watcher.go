@@ -169,6 +169,11 @@ func (w *Watcher) walk(rel string, dir func(rel string) error, file func(rel str
 	})
 }
 
+func (w *Watcher) exists(rel string) bool {
+	_, err := os.Lstat(w.abs(rel))
+	return err == nil
+}
+
 func (w *Watcher) abs(rel string) string { return filepath.Join(w.opts.Root, filepath.FromSlash(rel)) }
 
 func (w *Watcher) rel(p string) string {
@@ -226,14 +231,16 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				w.opts.Log.Warn("the kernel dropped file events; rebuilding to be safe")
-				b.add(".", time.Now())
+				b.add(".", time.Now(), false)
 			} else {
 				w.opts.Log.Warn("file watcher", "err", err)
 			}
 		case <-tick:
-			w.poll.scan(func(rel string) { b.add(rel, time.Now()) })
+			w.poll.scan(func(rel string) { b.add(rel, time.Now(), false) })
 		case <-timer.C:
-			ready = merge(ready, b.take(time.Now()))
+			if batch := b.take(time.Now(), w.exists); len(batch.Paths) > 0 {
+				ready = merge(ready, batch)
+			}
 		case send <- head:
 			ready = nil
 		}
@@ -271,7 +278,7 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batcher) {
 	}
 	if w.dirs[rel] && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
 		w.dropTree(rel)
-		b.add(rel, now)
+		b.add(rel, now, false)
 		return
 	}
 	if w.opts.GitIgnore && path.Base(rel) == ".gitignore" {
@@ -280,7 +287,7 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batcher) {
 		}
 	}
 	if !w.filter.SkipFile(rel) {
-		b.add(rel, now)
+		b.add(rel, now, ev.Has(fsnotify.Create))
 	}
 }
 
@@ -290,7 +297,7 @@ func (w *Watcher) addTree(rel string, b *batcher, now time.Time) {
 	if w.filter.SkipDir(rel) {
 		return
 	}
-	err := w.walk(rel, w.addDir, func(r string, _ fs.DirEntry) { b.add(r, now) })
+	err := w.walk(rel, w.addDir, func(r string, _ fs.DirEntry) { b.add(r, now, false) })
 	if err != nil {
 		w.opts.Log.Warn(err.Error())
 	}

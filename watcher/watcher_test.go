@@ -244,18 +244,37 @@ func TestBatcherQuietWindowAndCap(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	b := newBatcher(10*time.Millisecond, 50*time.Millisecond)
-	b.add("a", ms(0))
+	b.add("a", ms(0), false)
 	if got := b.due(); !got.Equal(ms(10)) {
 		t.Errorf("due after one change = %v, want 10ms", got.Sub(t0))
 	}
 	for i := 5; i <= 45; i += 5 {
-		b.add("b", ms(i))
+		b.add("b", ms(i), false)
 	}
 	if got := b.due(); !got.Equal(ms(50)) {
 		t.Errorf("due under a steady stream = %v, want the 50ms cap", got.Sub(t0))
 	}
-	batch := b.take(ms(50))
+	batch := b.take(ms(50), func(string) bool { return true })
 	if !slices.Equal(batch.Paths, []string{"a", "b"}) || !batch.First.Equal(ms(0)) || b.pending() {
 		t.Errorf("take = %+v, pending %v", batch, b.pending())
+	}
+}
+
+// sed -i and many editors write a temporary file and rename it over the
+// original: only the original is reported.
+func TestTransientFilesAreLeftOut(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write("main.go", "v1")
+	h = start(t, root, Options{})
+	h.sync()
+	h.write("sedX1y2Z3", "v2")
+	if err := os.Rename(filepath.Join(root, "sedX1y2Z3"), filepath.Join(root, "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	h.write("scratch", "")
+	os.Remove(filepath.Join(root, "scratch"))
+	if got, want := paths(h.sync()), []string{"main.go"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

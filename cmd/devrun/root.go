@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/internal/term"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	configFile string
+	logFile    string
+}
+
+func newRoot(stdout, stderr io.Writer, force <-chan struct{}) *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "devrun",
+		Short: "Live reload for Go: rebuild and swap the app on every saved change",
+		Long: `devrun builds your Go program, runs it, watches the source tree, and on
+every saved change rebuilds it and swaps the running process.
+
+Configuration comes from devrun.yaml, DEVRUN_* environment variables and
+flags, in that order of precedence; 'devrun config' shows the result.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.configFile, "config", "c", "", "the config file (default: ./devrun.yaml if present)")
+	pf.StringVar(&g.logFile, "log", "", "write devrun's own messages to this file instead of stderr")
+	config.AddFlags(pf)
+	root.AddCommand(newUp(g, stderr, force), newConfig(g, stdout), newVersion(stdout))
+	return root
+}
+
+// load reads the configuration for the current directory.
+func (g *globals) load(cmd *cobra.Command) (*config.Config, error) {
+	return config.Load(config.Options{Dir: ".", File: g.configFile, Flags: cmd.Flags()})
+}
+
+// logger returns where devrun's messages go, and a function closing it.
+func (g *globals) logger(stderr io.Writer) (*slog.Logger, io.Writer, func(), error) {
+	if g.logFile == "" {
+		return term.NewLogger(stderr, term.IsColorTerminal(stderr)), stderr, func() {}, nil
+	}
+	f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("opening the log file: %w", err)
+	}
+	return term.NewLogger(f, false), f, func() { f.Close() }, nil
+}
+
+func newConfig(g *globals, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "config",
+		Short: "Print the effective configuration and where each value came from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			return c.Print(stdout)
+		},
+	}
+}
+
+func newVersion(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print devrun's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := "(devel)"
+			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+				v = bi.Main.Version
+			}
+			_, err := fmt.Fprintln(stdout, "devrun", v)
+			return err
+		},
+	}
+}
+

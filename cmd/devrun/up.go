@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/runner"
+	"github.com/devrun/devrun/watcher"
+	"github.com/spf13/cobra"
+)
+
+func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
+	return &cobra.Command{
+		Use:   "up [-- app arguments]",
+		Short: "Build and run the app, and rebuild and swap it on every change",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			if len(args) > 0 {
+				c.Run.Args = args
+			}
+			log, out, closeLog, err := g.logger(stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			return up(cmd.Context(), c, log, out, force)
+		},
+	}
+}
+
+// up runs the watcher and the supervisor until ctx is done.
+func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) error {
+	w, err := watcher.New(watchOptions(c, log))
+	if err != nil {
+		return err
+	}
+	sup, err := supervisor(c, log, out, force)
+	if err != nil {
+		return err
+	}
+	mode := "file events"
+	if w.Polling() {
+		mode = "polling"
+	}
+	log.Info(fmt.Sprintf("watching %s (%s); building %s", strings.Join(c.Watch.Paths, ", "), mode, c.Build.Package))
+
+	batches := make(chan watcher.Batch)
+	triggers := make(chan runner.Trigger)
+	werr := make(chan error, 1)
+	go func() { werr <- w.Run(ctx, batches) }()
+	go forward(batches, triggers)
+	err = sup.Run(ctx, triggers)
+	if err2 := <-werr; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// forward hands the watcher's batches to the supervisor until batches is closed.
+func forward(batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
+	defer close(triggers)
+	for b := range batches {
+		triggers <- runner.Trigger{Paths: b.Paths, First: b.First, Sent: b.Sent}
+	}
+}
+
+func watchOptions(c *config.Config, log *slog.Logger) watcher.Options {
+	exclude := c.Watch.Exclude
+	if rel, ok := inside(".", c.Build.Output); ok {
+		exclude = append(exclude, rel) // the builds' own output must not trigger builds
+	}
+	return watcher.Options{
+		Root:  ".",
+		Paths: c.Watch.Paths,
+		Filter: watcher.FilterOptions{
+			Include: c.Watch.Include,
+			Exclude: exclude,
+			Tests:   c.Watch.Tests,
+		},
+		GitIgnore:    c.Watch.GitIgnore,
+		Quiet:        c.Watch.Debounce,
+		MaxWait:      c.Watch.MaxWait,
+		Poll:         c.Watch.Poll,
+		PollInterval: c.Watch.PollInterval,
+		Log:          log,
+	}
+}
+
+func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) (*runner.Supervisor, error) {
+	sig, err := runner.ParseSignal(c.Run.StopSignal)
+	if err != nil {
+		return nil, fmt.Errorf("run.stop_signal: %w", err)
+	}
+	build := &runner.GoBuild{
+		Dir:     ".",
+		Package: c.Build.Package,
+		OutDir:  c.Build.Output,
+		Name:    c.BinaryName("."),
+		Flags:   c.Build.Flags,
+		LDFlags: c.Build.LDFlags,
+		Tags:    c.Build.Tags,
+		Env:     c.Build.Env,
+		Command: c.Build.Command,
+	}
+	host := &runner.Host{
+		Args:        c.Run.Args,
+		Env:         c.Run.Env,
+		StopSignal:  sig,
+		StopTimeout: c.Run.StopTimeout,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+	}
+	return &runner.Supervisor{
+		Builder:     build,
+		Starter:     host,
+		Restart:     runner.RestartPolicy(c.Run.Restart),
+		Log:         log,
+		BuildOutput: out,
+		Force:       force,
+	}, nil
+}
+
+// inside returns target relative to root, if it lies inside it.
+func inside(root, target string) (string, bool) {
+	r, err := filepath.Rel(root, target)
+	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
+		return "", false
+	}
+	return filepath.ToSlash(r), true
+}

@@ -1,0 +1,268 @@
+// Package config loads devrun's configuration: defaults that make a directory
+// with a main package work as it is, overridden by devrun.yaml, then by
+// DEVRUN_* environment variables, then by command-line flags.
+//
+// Every key has one type. A value of the wrong type, out of range or not among
+// the allowed ones is an error naming the key, where the value came from, and
+// what is allowed; so is a key that devrun does not know. Viper is used
+// through a local instance that never leaves this package.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// FileName is the configuration file looked for in the working directory.
+const FileName = "devrun.yaml"
+
+// EnvPrefix starts the name of every environment variable devrun reads.
+const EnvPrefix = "DEVRUN_"
+
+// Config is devrun's effective configuration.
+type Config struct {
+	Build BuildConfig
+	Run   RunConfig
+	Watch WatchConfig
+
+	sources map[string]string // key → where its value came from
+}
+
+// BuildConfig says how the app is built.
+type BuildConfig struct {
+	Package string   // the main package, "." by default
+	Command []string // replaces go build when set
+	Output  string   // the directory binaries are built into
+	Flags   []string
+	LDFlags string
+	Tags    []string
+	Env     []string
+}
+
+// RunConfig says how the app runs.
+type RunConfig struct {
+	Mode        string
+	Args        []string
+	Env         []string
+	StopSignal  string
+	StopTimeout time.Duration
+	Restart     string
+}
+
+// WatchConfig says which changes trigger a build.
+type WatchConfig struct {
+	Paths        []string
+	Include      []string
+	Exclude      []string
+	Debounce     time.Duration
+	MaxWait      time.Duration
+	Poll         bool
+	PollInterval time.Duration
+	GitIgnore    bool
+	Tests        bool
+}
+
+// AddFlags defines a flag on fs for every key, named after it
+// (--build.ldflags, --watch.debounce, ...).
+func AddFlags(fs *pflag.FlagSet) {
+	for _, k := range keys {
+		switch k.kind {
+		case kBool:
+			fs.String(k.name, "", k.help+" (true or false)")
+			fs.Lookup(k.name).NoOptDefVal = "true"
+		case kList:
+			fs.String(k.name, "", k.help+" (space-separated; quote to keep spaces)")
+		default:
+			fs.String(k.name, "", k.help)
+		}
+	}
+}
+
+// Options says where Load looks.
+type Options struct {
+	Dir   string         // the project directory; devrun.yaml is looked for here
+	File  string         // an explicit config file (--config); it must exist
+	Flags *pflag.FlagSet // flags defined by AddFlags; only those set count
+}
+
+// Load reads the configuration. Its error lists every problem found.
+func Load(opts Options) (*Config, error) {
+	v := viper.New()
+	file, err := configFile(opts)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		errs = append(errs, unknownFileKeys(v, file)...)
+	}
+	errs = append(errs, unknownEnv()...)
+	c := &Config{sources: map[string]string{}}
+	for _, k := range keys {
+		v.SetDefault(k.name, k.def)
+		_ = v.BindEnv(k.name, envName(k.name))
+		if f := flag(opts.Flags, k.name); f != nil {
+			_ = v.BindPFlag(k.name, f)
+		}
+		src := source(v, opts.Flags, k.name, file)
+		c.sources[k.name] = src
+		if err := k.set(c, v.Get(k.name)); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %w", k.name, src, err))
+		}
+	}
+	if c.sources["build.package"] == "default" {
+		if pkg := mainPackage(opts.Dir); pkg != "." {
+			c.Build.Package = pkg
+			c.sources["build.package"] = "default (the only main package)"
+		}
+	}
+	errs = append(errs, c.crossCheck()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func configFile(opts Options) (string, error) {
+	if opts.File != "" {
+		if _, err := os.Stat(opts.File); err != nil {
+			return "", fmt.Errorf("config file: %w", err)
+		}
+		return opts.File, nil
+	}
+	p := filepath.Join(opts.Dir, FileName)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	return "", nil
+}
+
+func flag(fs *pflag.FlagSet, name string) *pflag.Flag {
+	if fs == nil {
+		return nil
+	}
+	return fs.Lookup(name)
+}
+
+// envName is the environment variable of a key: build.ldflags → DEVRUN_BUILD_LDFLAGS.
+func envName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// source says where the value of key comes from, following viper's precedence.
+func source(v *viper.Viper, fs *pflag.FlagSet, key, file string) string {
+	if f := flag(fs, key); f != nil && f.Changed {
+		return "flag --" + key
+	}
+	if _, ok := os.LookupEnv(envName(key)); ok {
+		return "env " + envName(key)
+	}
+	if file != "" && v.InConfig(key) {
+		return filepath.Base(file)
+	}
+	return "default"
+}
+
+// unknownFileKeys reports the keys of the file that devrun does not know.
+func unknownFileKeys(v *viper.Viper, file string) []error {
+	known := map[string]bool{}
+	sections := map[string]bool{}
+	for _, k := range keys {
+		known[k.name] = true
+		sections[strings.Split(k.name, ".")[0]] = true
+	}
+	var errs []error
+	for _, k := range v.AllKeys() {
+		switch {
+		case known[k]:
+		case sections[k]:
+			errs = append(errs, fmt.Errorf("%s (in %s): must be a section of keys, such as %s", k, filepath.Base(file), example(k)))
+		default:
+			errs = append(errs, fmt.Errorf("%s (in %s): unknown key%s", k, filepath.Base(file), suggest(k)))
+		}
+	}
+	return errs
+}
+
+// unknownEnv reports DEVRUN_ variables that name no key.
+func unknownEnv() []error {
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[envName(k.name)] = true
+	}
+	var errs []error
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] {
+			errs = append(errs, fmt.Errorf("%s (in the environment): unknown variable%s", name, suggestEnv(name)))
+		}
+	}
+	return errs
+}
+
+func example(section string) string {
+	for _, k := range keys {
+		if strings.HasPrefix(k.name, section+".") {
+			return k.name
+		}
+	}
+	return section + ".…"
+}
+
+// crossCheck validates what involves more than one key.
+func (c *Config) crossCheck() []error {
+	var errs []error
+	if c.Watch.MaxWait < c.Watch.Debounce {
+		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",
+			c.sources["watch.max_wait"], c.Watch.MaxWait, c.sources["watch.debounce"], c.Watch.Debounce))
+	}
+	return errs
+}
+
+// Source says where the value of key came from: "default", the config
+// file's name, "env DEVRUN_…" or "flag --…".
+func (c *Config) Source(key string) string { return c.sources[key] }
+
+// Print writes every key with its value and source, one per line.
+func (c *Config) Print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.name, format(k.field(c)), c.sources[k.name])
+	}
+	return tw.Flush()
+}
+
+func format(p any) string {
+	switch v := p.(type) {
+	case *[]string:
+		if len(*v) == 0 {
+			return "[]"
+		}
+		q := make([]string, len(*v))
+		for i, s := range *v {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case *string:
+		return fmt.Sprintf("%q", *v)
+	case *time.Duration:
+		return v.String()
+	case *bool:
+		return fmt.Sprint(*v)
+	}
+	return fmt.Sprint(p)
+}

@@ -1,0 +1,59 @@
+package config
+
+import (
+	"time"
+)
+
+// kind is the type of a key's value.
+type kind int
+
+const (
+	kString kind = iota
+	kList
+	kDuration
+	kBool
+	kEnum
+)
+
+// key describes one configuration key: its type, default, allowed values and
+// where its value lives in a Config.
+type key struct {
+	name    string
+	kind    kind
+	def     any
+	allowed []string          // for kEnum
+	check   func(any) string  // further validation; "" when valid
+	help    string            // the flag's usage
+	field   func(*Config) any // a pointer to the key's field
+}
+
+// StopSignals are the names accepted for run.stop_signal.
+var StopSignals = []string{"SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL", "SIGUSR1", "SIGUSR2"}
+
+// keys lists every configuration key, in the order `devrun config` prints them.
+var keys = []key{
+	{name: "build.package", kind: kString, def: ".", check: nonEmpty, help: "the main package to build", field: func(c *Config) any { return &c.Build.Package }},
+	{name: "build.command", kind: kList, def: []string{}, help: "a build command replacing go build; {out} is the output path", field: func(c *Config) any { return &c.Build.Command }},
+	{name: "build.output", kind: kString, def: ".devrun/bin", check: nonEmpty, help: "the directory binaries are built into", field: func(c *Config) any { return &c.Build.Output }},
+	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
+	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
+	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
+	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
+
+	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host"}, help: "where the app runs", field: func(c *Config) any { return &c.Run.Mode }},
+	{name: "run.args", kind: kList, def: []string{}, help: "arguments for the app (or after --)", field: func(c *Config) any { return &c.Run.Args }},
+	{name: "run.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app", field: func(c *Config) any { return &c.Run.Env }},
+	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
+	{name: "run.stop_timeout", kind: kDuration, def: 5 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a stop waits before it kills", field: func(c *Config) any { return &c.Run.StopTimeout }},
+	{name: "run.restart", kind: kEnum, def: "never", allowed: []string{"never", "on-failure", "always"}, help: "what to do when the app exits by itself", field: func(c *Config) any { return &c.Run.Restart }},
+
+	{name: "watch.paths", kind: kList, def: []string{"."}, check: nonEmptyList, help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
+	{name: "watch.include", kind: kList, def: []string{}, help: "only files matching these globs trigger a build", field: func(c *Config) any { return &c.Watch.Include }},
+	{name: "watch.exclude", kind: kList, def: []string{}, help: "globs of files and directories to ignore", field: func(c *Config) any { return &c.Watch.Exclude }},
+	{name: "watch.debounce", kind: kDuration, def: 10 * time.Millisecond, check: between(0, 10*time.Second), help: "how long the tree must be quiet before a build", field: func(c *Config) any { return &c.Watch.Debounce }},
+	{name: "watch.max_wait", kind: kDuration, def: 500 * time.Millisecond, check: between(time.Millisecond, time.Minute), help: "the longest a build waits for the tree to go quiet", field: func(c *Config) any { return &c.Watch.MaxWait }},
+	{name: "watch.poll", kind: kBool, def: false, help: "scan the tree instead of using file events", field: func(c *Config) any { return &c.Watch.Poll }},
+	{name: "watch.poll_interval", kind: kDuration, def: 500 * time.Millisecond, check: between(10*time.Millisecond, time.Hour), help: "the time between two scans when polling", field: func(c *Config) any { return &c.Watch.PollInterval }},
+	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
+	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
+}
