@@ -198,7 +198,7 @@ func unknownFileKeys(v *viper.Viper, file string) []error {
 	return errs
 }
 
-// unknownEnv reports DEVRUN_ variables that name no key.
+// unknownEnv reports DEVRUN_ variables that name no key; empty ones count as unset.
 func unknownEnv() []error {
 	known := map[string]bool{}
 	for _, k := range keys {
@@ -206,8 +206,8 @@ func unknownEnv() []error {
 	}
 	var errs []error
 	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, EnvPrefix) && !known[name] {
+		name, val, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] && val != "" {
 			errs = append(errs, fmt.Errorf("%s (in the environment): unknown variable%s", name, suggestEnv(name)))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -36,14 +37,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := newRoot(stdout, stderr, force)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "devrun:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "devrun:", err)
-		return 1
 	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, "devrun:", line)
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
 }

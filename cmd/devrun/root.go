@@ -63,7 +63,7 @@ func newConfig(g *globals, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective configuration and where each value came from",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.load(cmd)
 			if err != nil {
@@ -78,7 +78,7 @@ func newVersion(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print devrun's version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			v := "(devel)"
 			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
@@ -90,3 +90,11 @@ func newVersion(stdout io.Writer) *cobra.Command {
 	}
 }
 
+
+// noArgs rejects arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd.CommandPath(), args)
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/devrun/devrun/config"
@@ -32,14 +33,15 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 				return err
 			}
 			defer closeLog()
-			return up(cmd.Context(), c, log, out, force)
+			return up(cmd.Context(), c, log, out, force, g.logFile)
 		},
 	}
 }
 
-// up runs the watcher and the supervisor until ctx is done.
-func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) error {
-	w, err := watcher.New(watchOptions(c, log))
+// up runs the watcher and the supervisor until ctx is done. What devrun
+// writes itself, the builds and the log file, is never watched.
+func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
+	w, err := watcher.New(watchOptions(c, log, c.Build.Output, logFile))
 	if err != nil {
 		return err
 	}
@@ -58,6 +60,15 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	werr := make(chan error, 1)
 	go func() { werr <- w.Run(ctx, batches) }()
 	go forward(batches, triggers)
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping the app (press Ctrl-C again to kill it now)")
+		case <-finished:
+		}
+	}()
 	err = sup.Run(ctx, triggers)
 	if err2 := <-werr; err == nil {
 		err = err2
@@ -73,10 +84,12 @@ func forward(batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
 	}
 }
 
-func watchOptions(c *config.Config, log *slog.Logger) watcher.Options {
-	exclude := c.Watch.Exclude
-	if rel, ok := inside(".", c.Build.Output); ok {
-		exclude = append(exclude, rel) // the builds' own output must not trigger builds
+func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Options {
+	exclude := slices.Clone(c.Watch.Exclude)
+	for _, p := range own {
+		if rel, ok := inside(".", p); ok && p != "" {
+			exclude = append(exclude, rel)
+		}
 	}
 	return watcher.Options{
 		Root:  ".",
