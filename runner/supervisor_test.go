@@ -154,7 +154,7 @@ func TestChangeDuringBuildCancelsIt(t *testing.T) {
 	v.change("a.go")
 	first := v.b.next(t)
 	v.change("b.go")
-	<-first.ctx.Done() // the stale build is cancelled...
+	<-first.ctx.Done()                      // the stale build is cancelled...
 	v.b.next(t).answer <- result{art: "v3"} // ...and a new one started
 	p2 := <-v.s.starts
 	v.stop()

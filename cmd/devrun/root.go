@@ -90,7 +90,6 @@ func newVersion(stdout io.Writer) *cobra.Command {
 	}
 }
 
-
 // noArgs rejects arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
