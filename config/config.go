@@ -97,6 +97,7 @@ type Options struct {
 // Load reads the configuration. Its error lists every problem found.
 func Load(opts Options) (*Config, error) {
 	v := viper.New()
+	v.AllowEmptyEnv(true) // DEVRUN_X= is a value, checked like any other
 	file, err := configFile(opts)
 	if err != nil {
 		return nil, err

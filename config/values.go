@@ -88,6 +88,8 @@ func parseDuration(raw any) (time.Duration, error) {
 	switch v := raw.(type) {
 	case time.Duration:
 		return v, nil
+	case nil:
+		return 0, errors.New("must be a duration such as 250ms, 5s or 1m, not empty")
 	case string:
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
@@ -104,6 +106,8 @@ func parseBool(raw any) (bool, error) {
 	switch v := raw.(type) {
 	case bool:
 		return v, nil
+	case nil:
+		return false, errors.New("must be true or false, not empty")
 	case string:
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
@@ -129,6 +133,10 @@ func parseEnum(raw any, allowed []string) (string, error) {
 
 func typeName(v any) string {
 	switch v.(type) {
+	case nil:
+		return "an empty"
+	case string:
+		return "the string"
 	case int, int64, float64:
 		return "the number"
 	case bool:

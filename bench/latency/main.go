@@ -1,0 +1,285 @@
+// Command latency measures devrun's edit-to-serve latency against its floor.
+//
+// The floor is the same edit followed directly by `go build` of the same
+// package, a start of the new binary and its first HTTP response, with no
+// watcher in between. devrun's latency is the time from the edit to the
+// first HTTP response carrying the new version, while `devrun up` runs.
+// Floor and devrun iterations alternate, so that both see the same machine.
+//
+//	go run ./bench/latency                 # both apps, both save styles
+//	go run ./bench/latency -n 30 -app hello -save rename
+//
+// It prints min, median and p90 of each, and the ratios devrun/floor.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 20, "iterations per case")
+	apps := flag.String("app", "hello,generated", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages)")
+	saves := flag.String("save", "inplace,rename", "save styles: inplace (write over the file), rename (write a temporary file, rename it over)")
+	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
+	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
+	flag.Parse()
+	log.SetFlags(0)
+	work, err := os.MkdirTemp("", "devrun-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+	bin := *devrunBin
+	if bin == "" {
+		bin = filepath.Join(work, "devrun")
+		run("", "go", "build", "-o", bin, "./cmd/devrun")
+	}
+	fmt.Printf("devrun edit-to-serve latency against its floor (go build + start + first response); %d iterations each\n", *n)
+	fmt.Printf("%-10s %-8s %-7s %8s %8s %8s\n", "app", "save", "", "min", "median", "p90")
+	worst := 0.0
+	for _, app := range strings.Split(*apps, ",") {
+		for _, save := range strings.Split(*saves, ",") {
+			r := measure(work, bin, app, save, *n)
+			r.print(app, save)
+			worst = max(worst, r.ratio(median))
+		}
+	}
+	fmt.Printf("worst median ratio: %.3f\n", worst)
+}
+
+// result holds the latencies of one case.
+type result struct{ floor, devrun []time.Duration }
+
+func (r result) ratio(stat func([]time.Duration) time.Duration) float64 {
+	return float64(stat(r.devrun)) / float64(stat(r.floor))
+}
+
+func (r result) print(app, save string) {
+	row := func(name string, d []time.Duration) {
+		fmt.Printf("%-10s %-8s %-7s %8s %8s %8s\n", app, save, name, ms(minimum(d)), ms(median(d)), ms(p90(d)))
+	}
+	row("floor", r.floor)
+	row("devrun", r.devrun)
+	fmt.Printf("%-10s %-8s %-7s %8.3f %8.3f %8.3f\n", app, save, "ratio", r.ratio(minimum), r.ratio(median), r.ratio(p90))
+}
+
+// measure runs n alternating floor and devrun iterations of one case.
+func measure(work, bin, app, save string, n int) result {
+	floorDir := makeApp(filepath.Join(work, app+"-"+save+"-floor"), app)
+	devDir := makeApp(filepath.Join(work, app+"-"+save+"-devrun"), app)
+	floorPort, devPort := freePort(), freePort()
+	run(floorDir, "go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
+
+	ctx, cancel := context.WithCancel(context.Background())
+	dev := exec.CommandContext(ctx, bin, "up", "--log", filepath.Join(work, app+"-"+save+".log"))
+	dev.Dir = devDir
+	dev.Env = append(os.Environ(), "PORT="+strconv.Itoa(devPort), "ADDR=127.0.0.1:"+strconv.Itoa(devPort))
+	dev.Cancel = func() error { return dev.Process.Signal(os.Interrupt) }
+	check(dev.Start())
+	defer func() {
+		cancel() // Ctrl-C to devrun
+		dev.Wait()
+	}()
+	waitBody(devPort, "v0")
+
+	var r result
+	for i := 1; i <= n; i++ {
+		v := fmt.Sprintf("r%d", i)
+		r.floor = append(r.floor, floorOnce(floorDir, floorPort, app, save, v))
+		old := children(dev.Process.Pid)
+		start := time.Now()
+		edit(devDir, app, save, v)
+		waitGone(old)
+		waitBody(devPort, v)
+		r.devrun = append(r.devrun, time.Since(start))
+	}
+	return r
+}
+
+// floorOnce edits, builds, starts and polls without devrun, then stops the app.
+func floorOnce(dir string, port int, app, save, v string) time.Duration {
+	start := time.Now()
+	edit(dir, app, save, v)
+	out := filepath.Join(dir, "bin-"+v)
+	run(dir, "go", "build", "-o", out, ".")
+	cmd := exec.Command(out)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
+	check(cmd.Start())
+	waitBody(port, v)
+	took := time.Since(start)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	os.Remove(out)
+	return took
+}
+
+// pollEvery is the time between two requests for the app's version.
+var pollEvery time.Duration
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+// children returns the PIDs of pid's child processes.
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var pids []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
+}
+
+// waitGone waits until the processes pids have exited. The running app is
+// not asked for its version while devrun builds the next one: a thousand
+// requests a second would slow the build down on a small machine, and the
+// new version cannot answer before the old app is gone anyway. (The floor's
+// build runs with nothing listening, so its polls cost nothing either.)
+func waitGone(pids []int) {
+	for _, pid := range pids {
+		for {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil || strings.Contains(string(stat), ") Z ") {
+				break
+			}
+			time.Sleep(pollEvery)
+		}
+	}
+}
+
+// waitBody polls the app every millisecond until its answer holds v.
+func waitBody(port int, v string) {
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(url); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), v) {
+				return
+			}
+		}
+		time.Sleep(pollEvery)
+	}
+	log.Fatalf("%s never answered %s", url, v)
+}
+
+// edit sets the app's version to v, as an editor saving in the given style.
+func edit(dir, app, save, v string) {
+	file, content := versionFile(dir, app, v)
+	switch save {
+	case "inplace":
+		check(os.WriteFile(file, []byte(content), 0o644))
+	case "rename":
+		tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".tmp"+strconv.Itoa(os.Getpid()))
+		check(os.WriteFile(tmp, []byte(content), 0o644))
+		check(os.Rename(tmp, file))
+	default:
+		log.Fatalf("unknown save style %q", save)
+	}
+}
+
+func versionFile(dir, app, v string) (string, string) {
+	if app == "hello" {
+		return filepath.Join(dir, "version.go"), "package main\n\nconst version = \"" + v + "\"\n"
+	}
+	return filepath.Join(dir, "p00", "version.go"), "package p00\n\nconst Version = \"" + v + "\"\n"
+}
+
+// makeApp writes the app into dir and returns dir.
+func makeApp(dir, app string) string {
+	check(os.MkdirAll(dir, 0o755))
+	switch app {
+	case "hello":
+		src, err := os.ReadFile("examples/hello/main.go")
+		check(err)
+		s := strings.Replace(string(src), "const version = \"v1\"", "", 1)
+		write(dir, "main.go", s)
+		write(dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
+	case "generated":
+		generate(dir)
+	default:
+		log.Fatalf("unknown app %q", app)
+	}
+	file, content := versionFile(dir, app, "v0")
+	check(os.WriteFile(file, []byte(content), 0o644))
+	return dir
+}
+
+// generate writes a module of 30 packages, about 5,000 lines, whose main
+// package imports them all and serves p00.Version.
+func generate(dir string) {
+	write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
+	var imports, uses strings.Builder
+	for p := range 30 {
+		name := fmt.Sprintf("p%02d", p)
+		var b strings.Builder
+		fmt.Fprintf(&b, "package %s\n\nimport \"strings\"\n\n", name)
+		if p > 0 {
+			b.Reset()
+			fmt.Fprintf(&b, "package %s\n\nimport (\n\t\"strings\"\n\n\t\"example.com/gen/p%02d\"\n)\n\nvar _ = p%02d.F0\n\n", name, p-1, p-1)
+		}
+		for f := range 20 {
+			fmt.Fprintf(&b, "// F%d transforms s.\nfunc F%d(s string) string {\n\tif len(s) > %d {\n\t\ts = s[:%d]\n\t}\n\tparts := strings.Split(s, \",\")\n\tfor i, p := range parts {\n\t\tparts[i] = strings.TrimSpace(p)\n\t}\n\treturn strings.Join(parts, \";\")\n}\n\n", f, f, f+10, f+10)
+		}
+		write(filepath.Join(dir, name), name+".go", b.String())
+		fmt.Fprintf(&imports, "\t\"example.com/gen/%s\"\n", name)
+		fmt.Fprintf(&uses, "\t_ = %s.F1\n", name)
+	}
+	write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n"+imports.String()+
+		")\n\nfunc main() {\n"+uses.String()+
+		"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, p00.Version)\n\t}))\n}\n")
+}
+
+func write(dir, name, content string) {
+	check(os.MkdirAll(dir, 0o755))
+	check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+}
+
+func run(dir, name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	check(cmd.Run())
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func sorted(d []time.Duration) []time.Duration {
+	s := slices.Clone(d)
+	slices.SortFunc(s, cmp.Compare)
+	return s
+}
+
+func minimum(d []time.Duration) time.Duration { return sorted(d)[0] }
+func median(d []time.Duration) time.Duration  { return sorted(d)[len(d)/2] }
+func p90(d []time.Duration) time.Duration     { return sorted(d)[(len(d)*9)/10] }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond)) }
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
