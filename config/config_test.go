@@ -179,3 +179,30 @@ func FuzzSplitWords(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoad feeds arbitrary devrun.yaml files to Load: it never panics, and
+// every rejection names the file or a key.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{
+		"", "build:\n  ldflags: -s -w\n", "watch:\n  debounce: 5\n", "run: [1, 2]\n", "x: y\n",
+		"watch:\n  paths: [a, b]\n  poll: true\n", "build: {tags: {a: b}}\n", "\t:", "run:\n  stop_timeout: 1h1h\n",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	file := filepath.Join(dir, "fuzz.yaml")
+	f.Fuzz(func(t *testing.T, yaml string) {
+		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(Options{Dir: dir, File: file})
+		if err == nil {
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if !strings.Contains(line, "fuzz.yaml") && !strings.Contains(line, " (from ") {
+				t.Errorf("an error line names neither the file nor a key: %q", line)
+			}
+		}
+	})
+}

@@ -36,12 +36,17 @@ func main() {
 	apps := flag.String("app", "hello,generated", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages)")
 	saves := flag.String("save", "inplace,rename", "save styles: inplace (write over the file), rename (write a temporary file, rename it over)")
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
+	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
 	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
 	check(err)
-	defer os.RemoveAll(work)
+	if *keep {
+		fmt.Println("work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bin := *devrunBin
 	if bin == "" {
 		bin = filepath.Join(work, "devrun")
@@ -74,6 +79,18 @@ func (r result) print(app, save string) {
 	row("floor", r.floor)
 	row("devrun", r.devrun)
 	fmt.Printf("%-10s %-8s %-7s %8.3f %8.3f %8.3f\n", app, save, "ratio", r.ratio(minimum), r.ratio(median), r.ratio(p90))
+	fmt.Printf("%-10s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", app, save, "paired", "", r.paired(), "")
+}
+
+// paired returns the median of devrun[i]/floor[i]: each devrun iteration
+// against the floor iteration run just before it.
+func (r result) paired() float64 {
+	ratios := make([]float64, len(r.floor))
+	for i := range r.floor {
+		ratios[i] = float64(r.devrun[i]) / float64(r.floor[i])
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)/2]
 }
 
 // measure runs n alternating floor and devrun iterations of one case.

@@ -14,6 +14,7 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
+	dir        string
 	configFile string
 	logFile    string
 }
@@ -35,9 +36,19 @@ flags, in that order of precedence; 'devrun config' shows the result.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	pf := root.PersistentFlags()
+	pf.StringVarP(&g.dir, "dir", "C", "", "run in this directory, as if devrun was started there")
 	pf.StringVarP(&g.configFile, "config", "c", "", "the config file (default: ./devrun.yaml if present)")
 	pf.StringVar(&g.logFile, "log", "", "write devrun's own messages to this file instead of stderr")
 	config.AddFlags(pf)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.dir == "" {
+			return nil
+		}
+		if err := os.Chdir(g.dir); err != nil {
+			return fmt.Errorf("%w: -C: %v", errUsage, err)
+		}
+		return nil
+	}
 	root.AddCommand(newUp(g, stderr, force), newConfig(g, stdout), newVersion(stdout))
 	return root
 }

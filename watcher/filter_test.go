@@ -1,0 +1,48 @@
+package watcher
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGitignorePattern(t *testing.T) {
+	for _, tc := range []struct{ dir, line, want string }{
+		{".", "*.log", "**/*.log"},
+		{".", "/dist", "dist"},
+		{".", "build/", "**/build"},
+		{".", "docs/*.html", "docs/*.html"},
+		{"sub", "gen/", "sub/**/gen"},
+		{"sub", "/only-here", "sub/only-here"},
+		{".", "!keep.log", "!**/keep.log"},
+		{".", `\#not-a-comment`, "**/#not-a-comment"},
+	} {
+		got, ok := gitignorePattern(tc.dir, tc.line)
+		if !ok || got != tc.want {
+			t.Errorf("gitignorePattern(%q, %q) = %q, %v; want %q", tc.dir, tc.line, got, ok, tc.want)
+		}
+	}
+	for _, line := range []string{"", "# comment", "   ", "/"} {
+		if got, ok := gitignorePattern(".", line); ok {
+			t.Errorf("gitignorePattern(%q) = %q, want none", line, got)
+		}
+	}
+}
+
+// FuzzFilter compiles arbitrary patterns and matches arbitrary paths: no
+// panic, and a rejected pattern is named in the error.
+func FuzzFilter(f *testing.F) {
+	for _, s := range [][2]string{{"**/*.go", "a/b.go"}, {"a/[b", "a/b"}, {"!x", "x"}, {"[", ""}, {"**", "."}, {`\`, "a\\b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		flt, err := NewFilter(FilterOptions{Include: []string{pattern}, Exclude: []string{pattern}})
+		if err != nil {
+			if !strings.Contains(err.Error(), "pattern") {
+				t.Errorf("error %q does not say which pattern", err)
+			}
+			return
+		}
+		flt.SkipFile(path)
+		flt.SkipDir(path)
+	})
+}
