@@ -107,7 +107,7 @@ func Load(opts Options) (*Config, error) {
 		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", file, err)
+			return nil, fmt.Errorf("reading %s: %s", file, oneLine(err.Error()))
 		}
 		errs = append(errs, unknownFileKeys(v, file)...)
 	}
@@ -266,4 +266,13 @@ func format(p any) string {
 		return fmt.Sprint(*v)
 	}
 	return fmt.Sprint(p)
+}
+
+// oneLine folds a multi-line message (the YAML parser's) into one line.
+func oneLine(s string) string {
+	fields := strings.Split(s, "\n")
+	for i, f := range fields {
+		fields[i] = strings.TrimSpace(f)
+	}
+	return strings.Join(fields, " ")
 }
