@@ -127,8 +127,11 @@ func (w *Watcher) watchEvents() error {
 	return nil
 }
 
+// addWatch adds a watch; tests replace it to hit OS limits.
+var addWatch = (*fsnotify.Watcher).Add
+
 func (w *Watcher) addDir(rel string) error {
-	if err := w.fsw.Add(w.abs(rel)); err != nil {
+	if err := addWatch(w.fsw, w.abs(rel)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // removed while walking
 		}

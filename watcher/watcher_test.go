@@ -3,12 +3,17 @@ package watcher
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // harness runs a Watcher over a temporary tree.
@@ -276,5 +281,43 @@ func TestTransientFilesAreLeftOut(t *testing.T) {
 	os.Remove(filepath.Join(root, "scratch"))
 	if got, want := paths(h.sync()), []string{"main.go"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// When the kernel's watch limit is reached, New says how to raise it and
+// polls instead.
+func TestWatchLimitFallsBackToPolling(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the hint names Linux's sysctl")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"a", "b", "c"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	orig := addWatch
+	t.Cleanup(func() { addWatch = orig })
+	n := 0
+	addWatch = func(w *fsnotify.Watcher, p string) error {
+		if n++; n > 2 {
+			return fmt.Errorf("inotify_add_watch: %w", syscall.ENOSPC) // as the kernel says it
+		}
+		return orig(w, p)
+	}
+	var log strings.Builder
+	opts := Options{Root: root, PollInterval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	w, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Polling() {
+		t.Error("the watcher does not poll")
+	}
+	if !strings.Contains(log.String(), "sudo sysctl fs.inotify.max_user_watches=524288") {
+		t.Errorf("the log does not say how to raise the limit: %s", log.String())
+	}
+	h := start(t, root, opts)
+	h.write("c/x.go", "x")
+	if got := paths(h.sync()); !slices.Contains(got, "c/x.go") {
+		t.Errorf("got %v, want c/x.go reported by polling", got)
 	}
 }
