@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command latency measures devrun's edit-to-serve latency against its floor.
 //
 // The floor is the same edit followed directly by `go build` of the same
@@ -29,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -163,20 +167,24 @@ func children(pid int) []int {
 	return pids
 }
 
-// waitGone waits until the processes pids have exited. The running app is
-// not asked for its version while devrun builds the next one: a thousand
-// requests a second would slow the build down on a small machine, and the
-// new version cannot answer before the old app is gone anyway. (The floor's
-// build runs with nothing listening, so its polls cost nothing either.)
+// waitGone waits until the processes pids have exited, blocked on a pidfd:
+// no CPU is spent while devrun builds. The running app is not asked for its
+// version meanwhile: a thousand requests a second would slow the build down
+// on a small machine, and the new version cannot answer before the old app
+// is gone anyway. (The floor's build runs with nothing listening.)
 func waitGone(pids []int) {
 	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // already gone
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for {
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			if err != nil || strings.Contains(string(stat), ") Z ") {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
 				break
 			}
-			time.Sleep(pollEvery)
 		}
+		unix.Close(fd)
 	}
 }
 
