@@ -130,6 +130,7 @@ type loop struct {
 	reported  bool // proc's exit has been handled
 	backoff   time.Duration
 	restartAt <-chan time.Time
+	cycles    int // apps started from a build so far
 }
 
 func (l *loop) build(ctx context.Context, t Trigger) {
@@ -211,10 +212,16 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 		return
 	}
 	l.proc, l.started, l.reported = p, time.Now(), false
-	if t.build > 0 {
+	total := ms(t.debounce + t.build + t.stop + t.start)
+	switch {
+	case t.build == 0: // a restart after the app exited
+	case l.cycles == 0:
+		l.Log.Info(fmt.Sprintf("started in %s (build %s, start %s)", total, ms(t.build), ms(t.start)))
+	default:
 		l.Log.Info(fmt.Sprintf("started in %s (debounce %s, build %s, stop %s, start %s)",
-			ms(t.debounce+t.build+t.stop+t.start), ms(t.debounce), ms(t.build), ms(t.stop), ms(t.start)))
+			total, ms(t.debounce), ms(t.build), ms(t.stop), ms(t.start)))
 	}
+	l.cycles++
 }
 
 func (l *loop) stopApp() {
