@@ -305,7 +305,7 @@ func stoppedBySignal(err error) bool {
 // ms formats d for people: 12ms, 1.25s.
 func ms(d time.Duration) string {
 	if d < time.Second {
-		return d.Round(time.Millisecond).String()
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
 	}
 	return d.Round(10 * time.Millisecond).String()
 }
