@@ -46,7 +46,7 @@ func helper(name string) {
 	if err := os.WriteFile(os.Getenv("READY"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		panic(err)
 	}
-	select {}
+	<-time.After(time.Hour) // no "select {}": the runtime may call that a deadlock
 }
 
 // startHelper starts the test binary as the helper named name and waits until

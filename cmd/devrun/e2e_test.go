@@ -233,11 +233,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"time"
 )
 
 func main() {
 	if os.Getenv("CHILD") != "" {
-		select {}
+		<-time.After(time.Hour) // a child that lives as long as the test
 	}
 	child := exec.Command(os.Args[0])
 	child.Env = append(os.Environ(), "CHILD=1")
