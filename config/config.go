@@ -30,9 +30,10 @@ const EnvPrefix = "DEVRUN_"
 
 // Config is devrun's effective configuration.
 type Config struct {
-	Build BuildConfig
-	Run   RunConfig
-	Watch WatchConfig
+	Build     BuildConfig
+	Run       RunConfig
+	Watch     WatchConfig
+	Container ContainerConfig
 
 	sources map[string]string // key → where its value came from
 }
@@ -56,6 +57,17 @@ type RunConfig struct {
 	StopSignal  string
 	StopTimeout time.Duration
 	Restart     string
+}
+
+// ContainerConfig says how the dev container runs (run.mode: container).
+type ContainerConfig struct {
+	Image   string
+	Ports   []string
+	Env     []string
+	Volumes []string
+	Network string
+	User    string
+	Sync    string // auto, bind or copy
 }
 
 // WatchConfig says which changes trigger a build.
@@ -83,6 +95,9 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.String(k.name, "", k.help+" (space-separated; quote to keep spaces)")
 		default:
 			fs.String(k.name, "", k.help)
+		}
+		if k.alias != "" {
+			fs.String(k.alias, "", "same as --"+k.name)
 		}
 	}
 }
@@ -119,7 +134,10 @@ func Load(opts Options) (*Config, error) {
 		if f := flag(opts.Flags, k.name); f != nil {
 			_ = v.BindPFlag(k.name, f)
 		}
-		src := source(v, opts.Flags, k.name, file)
+		if a := flag(opts.Flags, k.alias); a != nil && a.Changed {
+			v.Set(k.name, a.Value.String())
+		}
+		src := source(v, opts.Flags, k, file)
 		c.sources[k.name] = src
 		if err := k.set(c, v.Get(k.name)); err != nil {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", k.name, src, err))
@@ -165,7 +183,11 @@ func envName(key string) string {
 }
 
 // source says where the value of key comes from, following viper's precedence.
-func source(v *viper.Viper, fs *pflag.FlagSet, key, file string) string {
+func source(v *viper.Viper, fs *pflag.FlagSet, k key, file string) string {
+	if f := flag(fs, k.alias); k.alias != "" && f != nil && f.Changed {
+		return "flag --" + k.alias
+	}
+	key := k.name
 	if f := flag(fs, key); f != nil && f.Changed {
 		return "flag --" + key
 	}

@@ -25,6 +25,7 @@ type key struct {
 	check   func(any) string  // further validation; "" when valid
 	help    string            // the flag's usage
 	field   func(*Config) any // a pointer to the key's field
+	alias   string            // a shorter flag for the key, if any
 }
 
 // StopSignals are the names accepted for run.stop_signal.
@@ -40,7 +41,7 @@ var keys = []key{
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 
-	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host"}, help: "where the app runs", field: func(c *Config) any { return &c.Run.Mode }},
+	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container"}, alias: "mode", help: "where the app runs: host or container", field: func(c *Config) any { return &c.Run.Mode }},
 	{name: "run.args", kind: kList, def: []string{}, help: "arguments for the app (or after --)", field: func(c *Config) any { return &c.Run.Args }},
 	{name: "run.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app", field: func(c *Config) any { return &c.Run.Env }},
 	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
@@ -56,4 +57,12 @@ var keys = []key{
 	{name: "watch.poll_interval", kind: kDuration, def: 500 * time.Millisecond, check: between(10*time.Millisecond, time.Hour), help: "the time between two scans when polling", field: func(c *Config) any { return &c.Watch.PollInterval }},
 	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
 	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
+
+	{name: "container.image", kind: kString, def: "alpine:3.20", check: nonEmpty, help: "the image the dev container runs (never pulled)", field: func(c *Config) any { return &c.Container.Image }},
+	{name: "container.ports", kind: kList, def: []string{}, help: "published ports: PORT, HOST:CONTAINER or IP:HOST:CONTAINER (127.0.0.1 unless an IP is given)", field: func(c *Config) any { return &c.Container.Ports }},
+	{name: "container.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app in the container", field: func(c *Config) any { return &c.Container.Env }},
+	{name: "container.volumes", kind: kList, def: []string{}, help: "further bind mounts, SRC:DST[:ro]", field: func(c *Config) any { return &c.Container.Volumes }},
+	{name: "container.network", kind: kString, def: "", help: "the network the dev container joins", field: func(c *Config) any { return &c.Container.Network }},
+	{name: "container.user", kind: kString, def: "", help: "the user the app runs as (default: your UID:GID)", field: func(c *Config) any { return &c.Container.User }},
+	{name: "container.sync", kind: kEnum, def: "auto", allowed: []string{"auto", "bind", "copy"}, help: "how binaries reach the container: a bind mount, or a copy through the API (auto: copy for remote engines)", field: func(c *Config) any { return &c.Container.Sync }},
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 )
 
@@ -287,19 +285,26 @@ func describe(paths []string) string {
 	return fmt.Sprintf("%s and %d more changed", paths[0], len(uniq)-1)
 }
 
+// exitCoder is an error that carries an exit code, as *exec.ExitError does
+// (-1 for a process ended by a signal).
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
 func exitStatus(err error) string {
-	var ee *exec.ExitError
+	var ee exitCoder
 	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
 		return fmt.Sprintf("exited with code %d", ee.ExitCode())
 	}
-	return strings.TrimPrefix(err.Error(), "exit status ")
+	return "ended: " + err.Error()
 }
 
 // stoppedBySignal reports whether err says the process ended on a signal, as
-// a stopped process does.
+// a stopped process does: -1 from os/exec, 128+N from a container's pid1.
 func stoppedBySignal(err error) bool {
-	var ee *exec.ExitError
-	return errors.As(err, &ee) && ee.ExitCode() == -1
+	var ee exitCoder
+	return errors.As(err, &ee) && (ee.ExitCode() == -1 || ee.ExitCode() > 128)
 }
 
 // ms formats d for people: 12ms, 1.25s.

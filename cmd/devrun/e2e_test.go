@@ -143,17 +143,19 @@ func (p *project) countLog(re string) int {
 	return len(regexp.MustCompile(re).FindAllStringIndex(p.log(), -1))
 }
 
-// server is an app serving the version in version.go on $PORT.
+// server is an app serving the version in version.go on $HOST:$PORT
+// (HOST defaults to 127.0.0.1).
 const server = `package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"os"
 )
 
 func main() {
-	err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	err := http.ListenAndServe(cmp.Or(os.Getenv("HOST"), "127.0.0.1")+":"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, version)
 	}))
 	fmt.Println(err)

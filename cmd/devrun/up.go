@@ -49,6 +49,14 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
+	if c.Run.Mode == "container" {
+		r, closeContainer, err := containerStarter(ctx, c, sup.Builder.(*runner.GoBuild), log, os.Stdout, os.Stderr)
+		if err != nil {
+			return err
+		}
+		defer closeContainer()
+		sup.Starter = r
+	}
 	mode := "file events"
 	if w.Polling() {
 		mode = "polling"

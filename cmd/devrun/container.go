@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/docker"
+	"github.com/devrun/devrun/runner"
+)
+
+// containerStarter connects to the engine and prepares the dev container
+// runner; build is changed to build for the engine's platform. The returned
+// function removes the dev container.
+func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer) (*docker.Runner, func(), error) {
+	engine, err := docker.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	goos, goarch, err := docker.Platform(ctx, engine)
+	if err != nil {
+		return nil, nil, err
+	}
+	build.Env = append(build.Env, "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	build.OutDir = filepath.Join(c.Build.Output, goos+"-"+goarch)
+	pid1, err := docker.BuildPID1(ctx, cacheDir(), goos, goarch)
+	if err != nil {
+		return nil, nil, err
+	}
+	project, err := filepath.Abs(".")
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := runner.ParseSignal(c.Run.StopSignal)
+	if err != nil {
+		return nil, nil, err
+	}
+	mount, err := filepath.Abs(filepath.Join(filepath.Dir(c.Build.Output), "mount"))
+	if err != nil {
+		return nil, nil, err
+	}
+	copyMode := c.Container.Sync == "copy" || (c.Container.Sync == "auto" && docker.IsRemote(engine.DaemonHost()))
+	r, err := docker.New(docker.Options{
+		Engine:      engine,
+		Project:     project,
+		Image:       c.Container.Image,
+		Args:        c.Run.Args,
+		Env:         append(append([]string{}, c.Run.Env...), c.Container.Env...),
+		Ports:       c.Container.Ports,
+		Volumes:     c.Container.Volumes,
+		Network:     c.Container.Network,
+		User:        c.Container.User,
+		Copy:        copyMode,
+		MountDir:    mount,
+		PID1:        pid1,
+		StopSignal:  int(sig.(syscall.Signal)),
+		StopTimeout: c.Run.StopTimeout,
+		Stdout:      stdout,
+		Stderr:      stderr,
+		Log:         log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.Prepare(ctx); err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			log.Error(err.Error())
+		}
+		engine.Close()
+	}
+	how := "a bind mount"
+	if copyMode {
+		how = "copies through the API"
+	}
+	log.Info(fmt.Sprintf("container mode: %s on %s, binaries by %s", c.Container.Image, engine.DaemonHost(), how))
+	return r, closeFn, nil
+}
+
+// cacheDir is where devrun keeps what outlives a project's builds: the pid1
+// binaries.
+func cacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "devrun")
+	}
+	return filepath.Join(".devrun", "cache")
+}

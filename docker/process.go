@@ -1,0 +1,193 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/runner"
+)
+
+// devContainer is one attached dev container and what its pid1 reports.
+type devContainer struct {
+	engine  Engine
+	id      string
+	conn    client.HijackedResponse
+	records chan record   // every record, for whoever awaits one
+	done    chan struct{} // closed when the attach stream ends: the container stopped
+
+	mu      sync.Mutex
+	pending *instance // started, not yet reported running
+	current *instance // the app that runs
+}
+
+func (c *devContainer) gone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *devContainer) close() { c.conn.Close() }
+
+// handle is called, in order, for each record of pid1 and once with "gone".
+func (c *devContainer) handle(r record) {
+	c.mu.Lock()
+	switch r.kind {
+	case "started":
+		c.current, c.pending = c.pending, nil
+	case "failed":
+		if c.pending != nil {
+			c.pending.finish(fmt.Errorf("starting the app in the container: %s", r.value))
+			c.pending = nil
+		}
+	case "stopped", "exited":
+		if c.current != nil {
+			c.current.finish(exitErr(r.code()))
+			c.current = nil
+		}
+	case "gone":
+		for _, in := range []*instance{c.current, c.pending} {
+			if in != nil {
+				in.finish(errGone)
+			}
+		}
+		c.current, c.pending = nil, nil
+	}
+	c.mu.Unlock()
+	select {
+	case c.records <- r:
+	default: // nobody awaits it
+	}
+}
+
+// await waits for a record of kind.
+func (c *devContainer) await(ctx context.Context, kind string) error {
+	for {
+		select {
+		case r := <-c.records:
+			switch r.kind {
+			case kind:
+				return nil
+			case "gone":
+				return errGone
+			case "failed":
+				if kind == "started" {
+					return fmt.Errorf("starting the app in the container: %s", r.value)
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// start has pid1 stop the running app, if any, and start /devrun/app.
+func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (runner.Process, error) {
+	in := &instance{ctr: c, done: make(chan struct{}), timeout: stopTimeout}
+	c.mu.Lock()
+	c.pending = in
+	c.mu.Unlock()
+	drain(c.records)
+	if err := c.signal(ctx, "SIGHUP"); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, stopTimeout+30*time.Second)
+	defer cancel()
+	if err := c.await(ctx, "started"); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func drain(ch chan record) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+func (c *devContainer) signal(ctx context.Context, sig string) error {
+	if _, err := c.engine.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: sig}); err != nil {
+		return fmt.Errorf("signalling the dev container: %w", err)
+	}
+	return nil
+}
+
+// instance is one run of the app inside the container: a runner.Process.
+type instance struct {
+	ctr     *devContainer
+	timeout time.Duration
+	once    sync.Once
+	done    chan struct{}
+	err     error
+}
+
+func (in *instance) finish(err error) {
+	in.once.Do(func() {
+		in.err = err
+		close(in.done)
+	})
+}
+
+// Done is closed when the app has exited or the container is gone.
+func (in *instance) Done() <-chan struct{} { return in.done }
+
+// Err returns how the app exited, once Done is closed.
+func (in *instance) Err() error {
+	<-in.done
+	return in.err
+}
+
+// Stop has pid1 stop the app: the stop signal to its process group, then
+// SIGKILL after the stop timeout, or at once when ctx is done.
+func (in *instance) Stop(ctx context.Context) error {
+	select {
+	case <-in.done:
+		return in.err
+	default:
+	}
+	bg := context.WithoutCancel(ctx)
+	if err := in.ctr.signal(bg, "SIGUSR1"); err != nil {
+		return err
+	}
+	limit := time.NewTimer(in.timeout + 10*time.Second)
+	defer limit.Stop()
+	select {
+	case <-in.done:
+		return in.err
+	case <-ctx.Done():
+		in.ctr.signal(bg, "SIGUSR2")
+	case <-limit.C:
+	}
+	select {
+	case <-in.done:
+		return in.err
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the app in the dev container did not stop")
+	}
+}
+
+// exitErr returns nil for code 0, and an exitError otherwise.
+func exitErr(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitError(code)
+}
+
+// exitError describes an exit code the way os/exec does, for the supervisor.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// ExitCode returns the code.
+func (e exitError) ExitCode() int { return int(e) }

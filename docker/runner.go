@@ -1,0 +1,257 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/runner"
+)
+
+// A Runner runs the app in a dev container: it implements runner.Starter.
+// Call Prepare once before the first Start, and Close when done. Its
+// methods are safe for concurrent use.
+type Runner struct {
+	opts   Options
+	create client.ContainerCreateOptions
+
+	mu  sync.Mutex
+	ctr *devContainer // nil until the first Start
+}
+
+// New checks opts and returns a Runner.
+func New(opts Options) (*Runner, error) {
+	create, err := createOptions(&opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{opts: opts, create: create}, nil
+}
+
+// Prepare checks the image, puts pid1 in place, and deals with containers an
+// earlier devrun of this project left: one with the same configuration is
+// reused, the others are removed.
+func (r *Runner) Prepare(ctx context.Context) error {
+	if _, err := r.opts.Engine.ImageInspect(ctx, r.opts.Image); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("the image %s is not on the engine, and devrun does not pull images: run 'docker pull %s', or set container.image", r.opts.Image, r.opts.Image)
+		}
+		return fmt.Errorf("inspecting the image %s: %w", r.opts.Image, err)
+	}
+	if !r.opts.Copy {
+		if err := os.MkdirAll(r.opts.MountDir, 0o755); err != nil {
+			return fmt.Errorf("making the directory mounted in the container: %w", err)
+		}
+		if err := place(r.opts.PID1, filepath.Join(r.opts.MountDir, "pid1")); err != nil {
+			return err
+		}
+	}
+	return r.adoptLeftovers(ctx)
+}
+
+func (r *Runner) adoptLeftovers(ctx context.Context) error {
+	list, err := r.opts.Engine.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelProject+"="+r.create.Config.Labels[LabelProject]),
+	})
+	if err != nil {
+		return fmt.Errorf("listing earlier dev containers: %w", err)
+	}
+	for _, c := range list.Items {
+		if c.Labels[LabelConfig] == r.create.Config.Labels[LabelConfig] && c.State == "running" && r.ctr == nil {
+			ctr, err := r.attach(ctx, c.ID)
+			if err == nil {
+				r.opts.Log.Info("reusing the dev container " + c.ID[:12] + " that an earlier devrun left running")
+				r.ctr = ctr
+				continue
+			}
+		}
+		r.opts.Log.Info("removing the dev container " + c.ID[:12] + " that an earlier devrun left behind")
+		if _, err := r.opts.Engine.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("removing the leftover dev container %s: %w", c.ID[:12], err)
+		}
+	}
+	return nil
+}
+
+// Start puts the binary a where the container sees it and has pid1 start it,
+// after stopping the app that runs there, if any. It creates the container
+// first if there is none or it is gone.
+func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctr, err := r.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.stage(ctx, ctr, string(a)); err != nil {
+		return nil, err
+	}
+	return ctr.start(ctx, r.opts.StopTimeout)
+}
+
+// ensure returns a running, attached container, creating one if needed.
+func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
+	if r.ctr != nil && !r.ctr.gone() {
+		return r.ctr, nil
+	}
+	if r.ctr != nil {
+		r.opts.Log.Warn("the dev container " + r.ctr.id[:12] + " is gone (stopped or removed from outside); creating a new one")
+		r.opts.Engine.ContainerRemove(ctx, r.ctr.id, client.ContainerRemoveOptions{Force: true})
+		r.ctr = nil
+	}
+	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
+	if err != nil {
+		return nil, fmt.Errorf("creating the dev container: %w", err)
+	}
+	if r.opts.Copy {
+		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
+			r.remove(created.ID)
+			return nil, err
+		}
+	}
+	ctr, err := r.attach(ctx, created.ID)
+	if err != nil {
+		r.remove(created.ID)
+		return nil, err
+	}
+	if _, err := r.opts.Engine.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		ctr.close()
+		r.remove(created.ID)
+		return nil, fmt.Errorf("starting the dev container: %w", err)
+	}
+	if err := ctr.await(ctx, "ready"); err != nil {
+		return nil, fmt.Errorf("starting the dev container: %w", err)
+	}
+	r.opts.Log.Info(fmt.Sprintf("dev container %s runs %s", created.ID[:12], r.opts.Image))
+	r.ctr = ctr
+	return ctr, nil
+}
+
+func (r *Runner) remove(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+}
+
+// attach streams the container's output to the Runner's writers, taking
+// out pid1's records.
+func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
+	resp, err := r.opts.Engine.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("attaching to the dev container: %w", err)
+	}
+	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{})}
+	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
+	go func() {
+		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
+		c.handle(record{kind: "gone"})
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// stage puts the binary at /devrun/app: a rename in the mounted directory,
+// so the container never sees a half-written file, or a copy through the
+// API, which replaces the file rather than writing into it.
+func (r *Runner) stage(ctx context.Context, ctr *devContainer, bin string) error {
+	if r.opts.Copy {
+		return r.copyIn(ctx, ctr.id, "app", bin)
+	}
+	return place(bin, filepath.Join(r.opts.MountDir, "app"))
+}
+
+// place makes dst a copy of src by a hard link (or a copy) to a temporary
+// name and a rename over dst.
+func place(src, dst string) error {
+	tmp := dst + ".new"
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		if err := copyFile(src, tmp); err != nil {
+			return fmt.Errorf("placing %s: %w", filepath.Base(dst), err)
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("placing %s: %w", filepath.Base(dst), err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// copyIn copies the file src to /devrun/name in the container.
+func (r *Runner) copyIn(ctx context.Context, id, name, src string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("copying %s into the container: %w", name, err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	tw.WriteHeader(&tar.Header{Name: "devrun/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now})
+	tw.WriteHeader(&tar.Header{Name: "devrun/" + name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: now})
+	tw.Write(data)
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("copying %s into the container: %w", name, err)
+	}
+	_, err = r.opts.Engine.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
+	if err != nil {
+		return fmt.Errorf("copying %s into the container: %w", name, err)
+	}
+	return nil
+}
+
+// Close removes the dev container, stopping it first if it runs.
+func (r *Runner) Close(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctr == nil {
+		return nil
+	}
+	ctr := r.ctr
+	r.ctr = nil
+	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
+	ctr.close()
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)
+	}
+	return nil
+}
+
+// ContainerID returns the current dev container's ID, or "".
+func (r *Runner) ContainerID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctr == nil {
+		return ""
+	}
+	return r.ctr.id
+}
+
+var errGone = errors.New("the dev container is gone (stopped or removed from outside)")

@@ -1,0 +1,165 @@
+package docker
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// Labels on every container devrun creates. devrun only ever stops or
+// removes containers that carry LabelProject with its project's value.
+const (
+	LabelManaged = "dev.devrun.managed"
+	LabelProject = "dev.devrun.project" // a hash of the project's directory
+	LabelConfig  = "dev.devrun.config"  // a hash of the container's configuration
+	LabelDir     = "dev.devrun.dir"     // the project's directory, for people
+)
+
+// mountPoint is where the container sees pid1 and the app's binary.
+const mountPoint = "/devrun"
+
+// ProjectHash names a project directory in labels and container names.
+func ProjectHash(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// createOptions turns o into the engine's create request, labelled with the
+// hash of everything else in it.
+func createOptions(o *Options) (client.ContainerCreateOptions, error) {
+	exposed, bindings, err := parsePorts(o.Ports)
+	if err != nil {
+		return client.ContainerCreateOptions{}, err
+	}
+	user := o.User
+	if user == "" && os.Getuid() >= 0 {
+		user = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	}
+	cmd := []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "--", mountPoint + "/app"}
+	cfg := &container.Config{
+		Image:        o.Image,
+		Entrypoint:   []string{mountPoint + "/pid1"},
+		Cmd:          append(cmd, o.Args...),
+		Env:          o.Env,
+		User:         user,
+		ExposedPorts: exposed,
+		AttachStdout: true,
+		AttachStderr: true,
+	}
+	host := &container.HostConfig{
+		PortBindings: bindings,
+		Binds:        o.Volumes,
+		NetworkMode:  container.NetworkMode(o.Network),
+	}
+	if !o.Copy {
+		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: o.MountDir, Target: mountPoint, ReadOnly: true}}
+	}
+	hash, err := configHash(cfg, host, o.PID1)
+	if err != nil {
+		return client.ContainerCreateOptions{}, err
+	}
+	project := ProjectHash(o.Project)
+	cfg.Labels = map[string]string{LabelManaged: "true", LabelProject: project, LabelConfig: hash, LabelDir: o.Project}
+	return client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: containerName(o.Project, project)}, nil
+}
+
+func configHash(cfg *container.Config, host *container.HostConfig, pid1 string) (string, error) {
+	b, err := json.Marshal([]any{cfg, host, filepath.Base(filepath.Dir(pid1))})
+	if err != nil {
+		return "", fmt.Errorf("hashing the container's configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12], nil
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+func containerName(dir, project string) string {
+	base := strings.Trim(unsafeName.ReplaceAllString(filepath.Base(dir), "-"), "-._")
+	if base == "" {
+		base = "app"
+	}
+	return "devrun-" + base + "-" + project[:8]
+}
+
+// parsePorts reads "8080", "9000:8080", "IP:9000:8080", each with an
+// optional "/udp". Without an IP, ports are published on 127.0.0.1 only.
+func parsePorts(specs []string) (network.PortSet, network.PortMap, error) {
+	exposed, bindings := network.PortSet{}, network.PortMap{}
+	for _, s := range specs {
+		spec, proto, _ := strings.Cut(s, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		parts := strings.Split(spec, ":")
+		if len(parts) > 2 && strings.HasPrefix(spec, "[") { // [::1]:9000:8080
+			i := strings.Index(spec, "]:")
+			parts = append([]string{spec[1:i]}, strings.Split(spec[i+2:], ":")...)
+		}
+		ip, hostPort, ctrPort := "127.0.0.1", "", ""
+		switch len(parts) {
+		case 1:
+			hostPort, ctrPort = parts[0], parts[0]
+		case 2:
+			hostPort, ctrPort = parts[0], parts[1]
+		case 3:
+			ip, hostPort, ctrPort = parts[0], parts[1], parts[2]
+		default:
+			return nil, nil, fmt.Errorf("container.ports: %q is not PORT, HOST:CONTAINER or IP:HOST:CONTAINER", s)
+		}
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return nil, nil, fmt.Errorf("container.ports: %q: bad IP address %q", s, ip)
+		}
+		for _, p := range []string{hostPort, ctrPort} {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return nil, nil, fmt.Errorf("container.ports: %q: %q is not a port number", s, p)
+			}
+		}
+		port, err := network.ParsePort(ctrPort + "/" + proto)
+		if err != nil {
+			return nil, nil, fmt.Errorf("container.ports: %q: %w", s, err)
+		}
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], network.PortBinding{HostIP: addr, HostPort: hostPort})
+	}
+	return exposed, bindings, nil
+}
+
+// Options configures a Runner.
+type Options struct {
+	Engine  Engine
+	Project string   // the project's absolute directory
+	Image   string   // the image the container runs
+	Args    []string // the app's arguments
+	Env     []string // KEY=value entries for the app
+	Ports   []string // published ports (see parsePorts)
+	Volumes []string // further bind mounts, "SRC:DST[:ro]"
+	Network string   // the container's network; default the engine's
+	User    string   // "UID:GID" or a name; default the host user's UID:GID
+	// Copy puts binaries into the container through the API instead of a
+	// bind mount: for remote engines.
+	Copy        bool
+	MountDir    string // the host directory bind-mounted at /devrun
+	PID1        string // pid1 built for the engine's platform
+	StopSignal  int    // sent to the app's process group to stop it
+	StopTimeout time.Duration
+	// Stdout and Stderr receive the app's output, demultiplexed.
+	Stdout, Stderr io.Writer
+	Log            *slog.Logger // devrun's own messages
+}

@@ -1,0 +1,122 @@
+// Package dockertest makes the images and checks that devrun's container
+// tests need, on the real engine. Nothing is pulled: images are imported from
+// root filesystems made here, and cached on the engine by tag.
+package dockertest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/docker"
+)
+
+// Image tags. Bump the version when a root filesystem changes.
+const (
+	BusyboxImage = "devrun-test/busybox:1" // Alpine-like: a busybox shell and tools
+	ScratchImage = "devrun-test/scratch:1" // no shell, no files but /etc/passwd and /tmp
+)
+
+// Engine connects to the engine, or fails the test: this project's machines
+// and CI always have one.
+func Engine(t testing.TB) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Images makes both fixture images, if the engine lacks them.
+func Images(t testing.TB, c *client.Client) {
+	t.Helper()
+	ensure(t, c, ScratchImage, nil)
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("the busybox fixture needs a static /bin/busybox (Debian: busybox-static): %v", err)
+	}
+	ensure(t, c, BusyboxImage, busybox)
+}
+
+func ensure(t testing.TB, c *client.Client, tag string, busybox []byte) {
+	ctx := context.Background()
+	if _, err := c.ImageInspect(ctx, tag); err == nil {
+		return
+	}
+	rootfs := rootFS(t, busybox)
+	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(rootfs), SourceName: "-"}, tag,
+		client.ImageImportOptions{Changes: []string{"ENV PATH=/bin:/usr/bin", "CMD [\"/bin/sh\"]"}})
+	if err != nil {
+		t.Fatalf("importing %s: %v", tag, err)
+	}
+	defer res.Close()
+	var out bytes.Buffer
+	out.ReadFrom(res)
+	if _, err := c.ImageInspect(ctx, tag); err != nil {
+		t.Fatalf("importing %s: %v\n%s", tag, err, out.String())
+	}
+}
+
+// rootFS returns a tar of a minimal root filesystem; with busybox, /bin holds
+// it and its shell.
+func rootFS(t testing.TB, busybox []byte) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	dir := func(name string, mode int64) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: mode, ModTime: now})
+	}
+	file := func(name string, mode int64, data []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(data)), ModTime: now})
+		tw.Write(data)
+	}
+	dir("etc/", 0o755)
+	dir("tmp/", 0o1777)
+	file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"))
+	file("etc/group", 0o644, []byte("root:x:0:\nnobody:x:65534:\n"))
+	if busybox != nil {
+		dir("bin/", 0o755)
+		file("bin/busybox", 0o755, busybox)
+		for _, name := range []string{"sh", "ls", "cat", "sleep", "ps", "kill", "wget", "echo", "true"} {
+			tw.WriteHeader(&tar.Header{Name: "bin/" + name, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: now})
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// ProjectContainers lists the containers, running or not, that devrun made
+// for the project in dir.
+func ProjectContainers(t testing.TB, c *client.Client, dir string) []string {
+	t.Helper()
+	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", docker.LabelProject+"="+docker.ProjectHash(dir)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range list.Items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+// RemoveProjectContainers removes what ProjectContainers lists: a test's cleanup.
+func RemoveProjectContainers(t testing.TB, c *client.Client, dir string) {
+	for _, id := range ProjectContainers(t, c, dir) {
+		c.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
+	}
+}
