@@ -22,6 +22,13 @@ type devContainer struct {
 	mu      sync.Mutex
 	pending *instance // started, not yet reported running
 	current *instance // the app that runs
+	closing bool      // devrun is removing the container
+}
+
+func (c *devContainer) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }
 
 func (c *devContainer) gone() bool {
@@ -33,7 +40,13 @@ func (c *devContainer) gone() bool {
 	}
 }
 
-func (c *devContainer) close() { c.conn.Close() }
+// close marks the container as being removed by devrun, and detaches.
+func (c *devContainer) close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.conn.Close()
+}
 
 // handle is called, in order, for each record of pid1 and once with "gone".
 func (c *devContainer) handle(r record) {

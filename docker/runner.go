@@ -107,7 +107,7 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 		return r.ctr, nil
 	}
 	if r.ctr != nil {
-		r.opts.Log.Warn("the dev container " + r.ctr.id[:12] + " is gone (stopped or removed from outside); creating a new one")
+		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
 		r.opts.Engine.ContainerRemove(ctx, r.ctr.id, client.ContainerRemoveOptions{Force: true})
 		r.ctr = nil
 	}
@@ -156,6 +156,9 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
+		if !c.isClosing() {
+			r.opts.Log.Warn("the dev container " + id[:12] + " is gone (stopped or removed from outside); devrun makes a new one at the next swap")
+		}
 		c.handle(record{kind: "gone"})
 		close(c.done)
 	}()
@@ -236,8 +239,8 @@ func (r *Runner) Close(ctx context.Context) error {
 	}
 	ctr := r.ctr
 	r.ctr = nil
-	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
 	ctr.close()
+	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)
 	}

@@ -3,10 +3,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
+	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/docker"
 	"github.com/devrun/devrun/internal/dockertest"
 )
 
@@ -16,14 +22,10 @@ func (p *project) startContainer(image string, args ...string) {
 	p.t.Helper()
 	c := dockertest.Engine(p.t)
 	dockertest.Images(p.t, c)
-	p.t.Cleanup(func() { dockertest.RemoveProjectContainers(p.t, c, p.realDir()) })
+	p.t.Cleanup(func() { dockertest.RemoveProjectContainers(p.t, c, p.dir) })
 	p.start(append([]string{"--mode", "container", "--container.image", image,
 		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080"}, args...)...)
 }
-
-// realDir is the project's directory with symbolic links resolved, as
-// devrun names it in labels.
-func (p *project) realDir() string { return p.dir }
 
 func TestContainerEditBrokenEditAndCtrlC(t *testing.T) {
 	for _, image := range []string{dockertest.BusyboxImage, dockertest.ScratchImage} {
@@ -44,5 +46,193 @@ func TestContainerEditBrokenEditAndCtrlC(t *testing.T) {
 				t.Errorf("containers left after Ctrl-C: %v", ids)
 			}
 		})
+	}
+}
+
+// A burst of 500 changed files is one build and one restart in the container.
+func TestContainerBurstIsOneRestart(t *testing.T) {
+	p := newProject(t, map[string]string{
+		"main.go":    strings.Replace(server, "fmt.Fprint(w, version)", "fmt.Fprint(w, gen.V499)", 1),
+		"version.go": version("unused"),
+	})
+	p.write("main.go", strings.Replace(p.readFile("main.go"), `"os"`, "\"os\"\n\n\t\"example.com/app/gen\"", 1))
+	writeGen := func(v string) {
+		for i := range 500 {
+			p.write(fmt.Sprintf("gen/f%03d.go", i), fmt.Sprintf("package gen\n\nconst V%d = %q\n", i, v))
+		}
+	}
+	writeGen("v1")
+	p.startContainer(dockertest.BusyboxImage)
+	p.waitBody("v1")
+	writeGen("v2")
+	p.waitBody("v2")
+	p.stop(os.Interrupt)
+	if n := p.countLog(`changed: building`); n != 1 {
+		t.Errorf("%d builds for one burst, want 1", n)
+	}
+	if n := p.countLog(`started in`); n != 2 {
+		t.Errorf("the app started %d times, want 2", n)
+	}
+}
+
+// devrun killed with SIGKILL leaves its container; the next devrun up reuses
+// it when its configuration is the same, and removes it when not.
+func TestContainerLeftoversAreReusedOrRemoved(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	c := dockertest.Engine(t)
+	p.startContainer(dockertest.BusyboxImage)
+	p.waitBody("v1")
+	first := dockertest.ProjectContainers(t, c, p.dir)
+	p.kill()
+
+	// Same configuration: the container is reused.
+	p.write("version.go", version("v2"))
+	p.startContainer(dockertest.BusyboxImage)
+	p.waitBody("v2")
+	p.waitLog(`reusing the dev container `+first[0][:12], 1)
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 || ids[0] != first[0] {
+		t.Errorf("containers %v, want only the reused %s", ids, first[0][:12])
+	}
+	p.kill()
+
+	// Another configuration (an environment variable more): recreated.
+	p.write("version.go", version("v3"))
+	p.startContainer(dockertest.BusyboxImage, "--run.env", "EXTRA=1")
+	p.waitBody("v3")
+	p.waitLog(`removing the dev container `+first[0][:12]+` that an earlier devrun left behind`, 1)
+	ids := dockertest.ProjectContainers(t, c, p.dir)
+	if len(ids) != 1 || ids[0] == first[0] {
+		t.Errorf("containers %v, want one new container", ids)
+	}
+	p.stop(os.Interrupt)
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 0 {
+		t.Errorf("containers left after Ctrl-C: %v", ids)
+	}
+}
+
+// kill kills devrun with SIGKILL, as a crash would.
+func (p *project) kill() {
+	p.t.Helper()
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// With container.sync: copy, binaries reach the container through the API:
+// there is no bind mount.
+func TestContainerCopyMode(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startContainer(dockertest.ScratchImage, "--container.sync", "copy")
+	p.waitBody("v1")
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	c := dockertest.Engine(t)
+	ids := dockertest.ProjectContainers(t, c, p.dir)
+	if len(ids) != 1 {
+		t.Fatalf("containers %v, want 1", ids)
+	}
+	info, err := c.ContainerInspect(context.Background(), ids[0], client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := info.Container.Mounts; len(m) != 0 {
+		t.Errorf("copy mode mounts %v", m)
+	}
+	p.waitLog(`binaries by copies through the API`, 1)
+	p.stop(os.Interrupt)
+}
+
+// The container is labelled, publishes on 127.0.0.1 only, runs the app as
+// the host user, and mounts the binaries read-only.
+func TestContainerIsLockedDown(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startContainer(dockertest.BusyboxImage)
+	p.waitBody("v1")
+	c := dockertest.Engine(t)
+	ids := dockertest.ProjectContainers(t, c, p.dir)
+	info, err := c.ContainerInspect(context.Background(), ids[0], client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := info.Container
+	if got, want := ctr.Config.User, fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()); got != want {
+		t.Errorf("user %q, want %q", got, want)
+	}
+	for port, bindings := range ctr.HostConfig.PortBindings {
+		for _, b := range bindings {
+			if b.HostIP.String() != "127.0.0.1" {
+				t.Errorf("port %v published on %v", port, b.HostIP)
+			}
+		}
+	}
+	if ctr.HostConfig.Privileged {
+		t.Error("the container is privileged")
+	}
+	if len(ctr.Mounts) != 1 || ctr.Mounts[0].RW || ctr.Mounts[0].Destination != "/devrun" {
+		t.Errorf("mounts %+v, want /devrun read-only", ctr.Mounts)
+	}
+	for _, l := range []string{docker.LabelManaged, docker.LabelProject, docker.LabelConfig} {
+		if ctr.Config.Labels[l] == "" {
+			t.Errorf("label %s missing", l)
+		}
+	}
+	p.stop(os.Interrupt)
+}
+
+// An app that crashes is reported with its exit code, and its container
+// stays for its logs; a container removed from outside is reported and
+// recreated at the next swap.
+func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
+	crash := strings.Replace(server, "func main() {", "func main() {\n\tif version == \"crash\" {\n\t\tfmt.Println(\"crashing on purpose\")\n\t\tos.Exit(7)\n\t}", 1)
+	p := newProject(t, map[string]string{"main.go": crash, "version.go": version("v1")})
+	p.startContainer(dockertest.BusyboxImage)
+	p.waitBody("v1")
+	c := dockertest.Engine(t)
+	before := dockertest.ProjectContainers(t, c, p.dir)
+
+	p.write("version.go", version("crash"))
+	p.waitLog(`app exited with code 7 after \d+ms; waiting for a change`, 1)
+	if !strings.Contains(p.output.String(), "crashing on purpose") {
+		t.Errorf("the app's output is not shown:\n%s", p.output)
+	}
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 || ids[0] != before[0] {
+		t.Errorf("containers %v after the crash, want %v kept", ids, before)
+	}
+
+	c.ContainerRemove(context.Background(), before[0], client.ContainerRemoveOptions{Force: true})
+	p.waitLog(`the dev container `+before[0][:12]+` is gone \(stopped or removed from outside\)`, 1)
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.waitLog(`creating a new dev container in place of `+before[0][:12], 1)
+	p.stop(os.Interrupt)
+}
+
+func TestContainerFaultsAreClear(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	run := func(env []string, args ...string) string {
+		cmd := exec.Command(os.Args[0], append([]string{"up", "--mode", "container"}, args...)...)
+		cmd.Args[0] = "devrun"
+		bin, _ := exec.LookPath("devrun")
+		cmd.Path = bin
+		cmd.Dir = p.dir
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("devrun up %v succeeded", args)
+		}
+		return string(out)
+	}
+	port := freePort(t.Fatalf)
+	out := run([]string{fmt.Sprintf("DOCKER_HOST=tcp://127.0.0.1:%d", port)})
+	if !strings.Contains(out, fmt.Sprintf("cannot reach the Docker engine at tcp://127.0.0.1:%d (DOCKER_HOST=tcp://127.0.0.1:%d)", port, port)) ||
+		!strings.Contains(out, "check that the engine runs") {
+		t.Errorf("engine unreachable:\n%s", out)
+	}
+	out = run(nil, "--container.image", "devrun-test/absent:nope")
+	if !strings.Contains(out, "the image devrun-test/absent:nope is not on the engine, and devrun does not pull images: run 'docker pull devrun-test/absent:nope'") {
+		t.Errorf("image missing:\n%s", out)
+	}
+	out = run(nil, "--container.image", dockertest.BusyboxImage, "--container.ports", "80:80:80:80")
+	if !strings.Contains(out, `container.ports: "80:80:80:80" is not PORT, HOST:CONTAINER or IP:HOST:CONTAINER`) {
+		t.Errorf("bad port:\n%s", out)
 	}
 }

@@ -66,11 +66,11 @@ func poll(cond func() bool) bool {
 	return true
 }
 
-var client = &http.Client{Timeout: 5 * time.Second}
+var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // get returns the body served at url, or "" if nothing answers.
 func get(url string) string {
-	resp, err := client.Get(url)
+	resp, err := httpClient.Get(url)
 	if err != nil {
 		return ""
 	}
