@@ -2,6 +2,12 @@
 
 // Command latency measures devrun's edit-to-serve latency against its floor.
 //
+// Modes: host (devrun up), container (devrun up --mode container, on a
+// locally made busybox image) and restart (no devrun: a container that runs
+// the binary from a bind mount, swapped by `docker restart`, the mechanism of
+// compose and Tilt). For the container modes it also reports the swap
+// itself: from the new binary in place to the first response.
+//
 // The floor is the same edit followed directly by `go build` of the same
 // package, a start of the new binary and its first HTTP response, with no
 // watcher in between. devrun's latency is the time from the edit to the
@@ -42,6 +48,7 @@ func main() {
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
 	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
 	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
+	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), container (devrun up --mode container), restart (docker restart of a container running the binary: no devrun)")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
@@ -57,33 +64,55 @@ func main() {
 		run("", "go", "build", "-o", bin, "./cmd/devrun")
 	}
 	fmt.Printf("devrun edit-to-serve latency against its floor (go build + start + first response); %d iterations each\n", *n)
-	fmt.Printf("%-10s %-8s %-7s %8s %8s %8s\n", "app", "save", "", "min", "median", "p90")
+	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", "mode", "app", "save", "", "min", "median", "p90")
 	worst := 0.0
-	for _, app := range strings.Split(*apps, ",") {
-		for _, save := range strings.Split(*saves, ",") {
-			r := measure(work, bin, app, save, *n)
-			r.print(app, save)
-			worst = max(worst, r.ratio(median))
+	medians := map[string]time.Duration{}
+	for _, mode := range strings.Split(*modes, ",") {
+		for _, app := range strings.Split(*apps, ",") {
+			for _, save := range strings.Split(*saves, ",") {
+				if mode != "host" && app != "hello" {
+					continue // the container modes run examples/hello
+				}
+				r := measure(work, bin, mode, app, save, *n)
+				r.print(mode, app, save)
+				medians[mode+" "+app+" "+save] = median(r.devrun)
+				if mode != "restart" {
+					worst = max(worst, r.ratio(median))
+				}
+			}
 		}
 	}
-	fmt.Printf("worst median ratio: %.3f\n", worst)
+	fmt.Printf("worst median ratio of devrun: %.3f\n", worst)
+	for key, c := range medians {
+		if h, ok := medians["host"+strings.TrimPrefix(key, "container")]; ok && strings.HasPrefix(key, "container") {
+			fmt.Printf("container mode over host mode (%s): %+.0fms in the median\n", strings.TrimPrefix(key, "container "), float64(c-h)/float64(time.Millisecond))
+		}
+	}
 }
 
-// result holds the latencies of one case.
-type result struct{ floor, devrun []time.Duration }
+// result holds the latencies of one case: edit to first response, and for
+// the container modes the swap itself (new binary in place to first response).
+type result struct{ floor, devrun, swap []time.Duration }
 
 func (r result) ratio(stat func([]time.Duration) time.Duration) float64 {
 	return float64(stat(r.devrun)) / float64(stat(r.floor))
 }
 
-func (r result) print(app, save string) {
+func (r result) print(mode, app, save string) {
 	row := func(name string, d []time.Duration) {
-		fmt.Printf("%-10s %-8s %-7s %8s %8s %8s\n", app, save, name, ms(minimum(d)), ms(median(d)), ms(p90(d)))
+		fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", mode, app, save, name, ms(minimum(d)), ms(median(d)), ms(p90(d)))
 	}
 	row("floor", r.floor)
-	row("devrun", r.devrun)
-	fmt.Printf("%-10s %-8s %-7s %8.3f %8.3f %8.3f\n", app, save, "ratio", r.ratio(minimum), r.ratio(median), r.ratio(p90))
-	fmt.Printf("%-10s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", app, save, "paired", "", r.paired(), "")
+	if mode == "restart" {
+		row("restart", r.devrun)
+	} else {
+		row("devrun", r.devrun)
+	}
+	fmt.Printf("%-9s %-10s %-8s %-7s %8.3f %8.3f %8.3f\n", mode, app, save, "ratio", r.ratio(minimum), r.ratio(median), r.ratio(p90))
+	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", mode, app, save, "paired", "", r.paired(), "")
+	if len(r.swap) > 0 {
+		row("swap", r.swap)
+	}
 }
 
 // paired returns the median of devrun[i]/floor[i]: each devrun iteration
@@ -97,37 +126,119 @@ func (r result) paired() float64 {
 	return ratios[len(ratios)/2]
 }
 
-// measure runs n alternating floor and devrun iterations of one case.
-func measure(work, bin, app, save string, n int) result {
-	floorDir := makeApp(filepath.Join(work, app+"-"+save+"-floor"), app)
-	devDir := makeApp(filepath.Join(work, app+"-"+save+"-devrun"), app)
+// measure runs n alternating floor and devrun (or restart) iterations of one case.
+func measure(work, bin, mode, app, save string, n int) result {
+	name := mode + "-" + app + "-" + save
+	floorDir := makeApp(filepath.Join(work, name+"-floor"), app)
+	devDir := makeApp(filepath.Join(work, name+"-devrun"), app)
 	floorPort, devPort := freePort(), freePort()
 	run(floorDir, "go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
 
-	ctx, cancel := context.WithCancel(context.Background())
-	dev := exec.CommandContext(ctx, bin, "up", "--log", filepath.Join(work, app+"-"+save+".log"))
-	dev.Dir = devDir
-	dev.Env = append(os.Environ(), "PORT="+strconv.Itoa(devPort), "ADDR=127.0.0.1:"+strconv.Itoa(devPort))
-	dev.Cancel = func() error { return dev.Process.Signal(os.Interrupt) }
-	check(dev.Start())
-	defer func() {
-		cancel() // Ctrl-C to devrun
-		dev.Wait()
-	}()
+	var swap swapper
+	switch mode {
+	case "host":
+		swap = startDevrun(work, bin, name, devDir, devPort, nil)
+	case "container":
+		swap = startContainerDevrun(work, bin, name, devDir, devPort)
+	case "restart":
+		swap = startRestart(devDir, devPort)
+	default:
+		log.Fatalf("unknown mode %q", mode)
+	}
+	defer swap.close()
 	waitBody(devPort, "v0")
 
 	var r result
 	for i := 1; i <= n; i++ {
 		v := fmt.Sprintf("r%d", i)
 		r.floor = append(r.floor, floorOnce(floorDir, floorPort, app, save, v))
-		old := children(dev.Process.Pid)
-		start := time.Now()
-		edit(devDir, app, save, v)
-		waitGone(old)
-		waitBody(devPort, v)
-		r.devrun = append(r.devrun, time.Since(start))
+		total, swapped := swap.once(func() { edit(devDir, app, save, v) }, v)
+		r.devrun = append(r.devrun, total)
+		if swapped > 0 {
+			r.swap = append(r.swap, swapped)
+		}
 	}
 	return r
+}
+
+// A swapper applies an edit and waits for the new version to answer.
+type swapper interface {
+	// once runs edit and waits until v answers. It returns the time from
+	// the edit, and from the new binary being in place (0 if not known).
+	once(edit func(), v string) (total, swap time.Duration)
+	close()
+}
+
+// devrunSwapper is a running `devrun up`.
+type devrunSwapper struct {
+	cmd    *exec.Cmd
+	cancel func()
+	port   int
+	app    func() []int // the running app's PIDs
+	binary string       // where the new binary lands, if watched
+}
+
+func startDevrun(work, bin, name, dir string, port int, args []string) *devrunSwapper {
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, append([]string{"up", "--log", filepath.Join(work, name+".log")}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	check(cmd.Start())
+	d := &devrunSwapper{cmd: cmd, cancel: cancel, port: port}
+	d.app = func() []int { return children(cmd.Process.Pid) }
+	return d
+}
+
+func (d *devrunSwapper) once(edit func(), v string) (time.Duration, time.Duration) {
+	old := d.app()
+	landed := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	if d.binary != "" {
+		go watchInode(d.binary, landed, stop)
+	}
+	start := time.Now()
+	edit()
+	waitGone(old)
+	waitBody(d.port, v)
+	end := time.Now()
+	close(stop)
+	select {
+	case t := <-landed:
+		return end.Sub(start), end.Sub(t)
+	default:
+		return end.Sub(start), 0
+	}
+}
+
+func (d *devrunSwapper) close() {
+	d.cancel() // Ctrl-C to devrun
+	d.cmd.Wait()
+}
+
+// watchInode sends the time path first names another file, polling every
+// 200µs until stop is closed.
+func watchInode(path string, landed chan<- time.Time, stop <-chan struct{}) {
+	ino := func() uint64 {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil {
+			return 0
+		}
+		return st.Ino
+	}
+	first := ino()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if ino() != first {
+			landed <- time.Now()
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 // floorOnce edits, builds, starts and polls without devrun, then stops the app.
@@ -150,7 +261,7 @@ func floorOnce(dir string, port int, app, save, v string) time.Duration {
 // pollEvery is the time between two requests for the app's version.
 var pollEvery time.Duration
 
-var client = &http.Client{Timeout: 5 * time.Second}
+var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // children returns the PIDs of pid's child processes.
 func children(pid int) []int {
@@ -193,7 +304,7 @@ func waitBody(port int, v string) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		if resp, err := client.Get(url); err == nil {
+		if resp, err := httpClient.Get(url); err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if strings.Contains(string(b), v) {

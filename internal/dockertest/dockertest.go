@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -39,36 +40,44 @@ func Engine(t testing.TB) *client.Client {
 // Images makes both fixture images, if the engine lacks them.
 func Images(t testing.TB, c *client.Client) {
 	t.Helper()
-	ensure(t, c, ScratchImage, nil)
-	busybox, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("the busybox fixture needs a static /bin/busybox (Debian: busybox-static): %v", err)
+	if err := EnsureImages(context.Background(), c); err != nil {
+		t.Fatal(err)
 	}
-	ensure(t, c, BusyboxImage, busybox)
 }
 
-func ensure(t testing.TB, c *client.Client, tag string, busybox []byte) {
-	ctx := context.Background()
-	if _, err := c.ImageInspect(ctx, tag); err == nil {
-		return
+// EnsureImages makes both fixture images, if the engine lacks them.
+func EnsureImages(ctx context.Context, c *client.Client) error {
+	if err := ensure(ctx, c, ScratchImage, nil); err != nil {
+		return err
 	}
-	rootfs := rootFS(t, busybox)
-	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(rootfs), SourceName: "-"}, tag,
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		return fmt.Errorf("the busybox fixture needs a static /bin/busybox (Debian: busybox-static): %w", err)
+	}
+	return ensure(ctx, c, BusyboxImage, busybox)
+}
+
+func ensure(ctx context.Context, c *client.Client, tag string, busybox []byte) error {
+	if _, err := c.ImageInspect(ctx, tag); err == nil {
+		return nil
+	}
+	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(rootFS(busybox)), SourceName: "-"}, tag,
 		client.ImageImportOptions{Changes: []string{"ENV PATH=/bin:/usr/bin", "CMD [\"/bin/sh\"]"}})
 	if err != nil {
-		t.Fatalf("importing %s: %v", tag, err)
+		return fmt.Errorf("importing %s: %w", tag, err)
 	}
 	defer res.Close()
 	var out bytes.Buffer
 	out.ReadFrom(res)
 	if _, err := c.ImageInspect(ctx, tag); err != nil {
-		t.Fatalf("importing %s: %v\n%s", tag, err, out.String())
+		return fmt.Errorf("importing %s: %w\n%s", tag, err, out.String())
 	}
+	return nil
 }
 
 // rootFS returns a tar of a minimal root filesystem; with busybox, /bin holds
 // it and its shell.
-func rootFS(t testing.TB, busybox []byte) []byte {
+func rootFS(busybox []byte) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	now := time.Now()
@@ -90,9 +99,7 @@ func rootFS(t testing.TB, busybox []byte) []byte {
 			tw.WriteHeader(&tar.Header{Name: "bin/" + name, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: now})
 		}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tw.Close() // writes to memory: no error
 	return buf.Bytes()
 }
 
