@@ -23,6 +23,8 @@ type devContainer struct {
 	pending *instance // started, not yet reported running
 	current *instance // the app that runs
 	closing bool      // devrun is removing the container
+	// unresponsive is set when pid1 did not answer a stop.
+	unresponsive bool
 }
 
 func (c *devContainer) isClosing() bool {
@@ -105,14 +107,21 @@ func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (ru
 	in := &instance{ctr: c, done: make(chan struct{}), timeout: stopTimeout}
 	c.mu.Lock()
 	c.pending = in
+	unresponsive := c.unresponsive
 	c.mu.Unlock()
+	if unresponsive {
+		return nil, errNoAnswer
+	}
 	drain(c.records)
 	if err := c.signal(ctx, "SIGHUP"); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, stopTimeout+30*time.Second)
+	wait, cancel := context.WithTimeout(ctx, stopTimeout+5*time.Second)
 	defer cancel()
-	if err := c.await(ctx, "started"); err != nil {
+	if err := c.await(wait, "started"); err != nil {
+		if wait.Err() != nil && ctx.Err() == nil {
+			return nil, errNoAnswer
+		}
 		return nil, err
 	}
 	return in, nil
@@ -172,7 +181,7 @@ func (in *instance) Stop(ctx context.Context) error {
 	if err := in.ctr.signal(bg, "SIGUSR1"); err != nil {
 		return err
 	}
-	limit := time.NewTimer(in.timeout + 10*time.Second)
+	limit := time.NewTimer(in.timeout + 5*time.Second)
 	defer limit.Stop()
 	select {
 	case <-in.done:
@@ -184,8 +193,11 @@ func (in *instance) Stop(ctx context.Context) error {
 	select {
 	case <-in.done:
 		return in.err
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("the app in the dev container did not stop")
+	case <-time.After(2 * time.Second):
+		in.ctr.mu.Lock()
+		in.ctr.unresponsive = true // the next Start replaces the container
+		in.ctr.mu.Unlock()
+		return errNoAnswer
 	}
 }
 

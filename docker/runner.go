@@ -98,6 +98,21 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	if err := r.stage(ctx, ctr, string(a)); err != nil {
 		return nil, err
 	}
+	p, err := ctr.start(ctx, r.opts.StopTimeout)
+	if !errors.Is(err, errNoAnswer) || ctx.Err() != nil {
+		return p, err
+	}
+	// The fallback: a container whose pid1 does not answer is replaced.
+	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; replacing it")
+	ctr.close()
+	r.remove(ctr.id)
+	r.ctr = nil
+	if ctr, err = r.ensure(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.stage(ctx, ctr, string(a)); err != nil {
+		return nil, err
+	}
 	return ctr.start(ctx, r.opts.StopTimeout)
 }
 
@@ -257,4 +272,7 @@ func (r *Runner) ContainerID() string {
 	return r.ctr.id
 }
 
-var errGone = errors.New("the dev container is gone (stopped or removed from outside)")
+var (
+	errGone     = errors.New("the dev container is gone (stopped or removed from outside)")
+	errNoAnswer = errors.New("the dev container's pid1 did not answer")
+)

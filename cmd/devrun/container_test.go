@@ -236,3 +236,55 @@ func TestContainerFaultsAreClear(t *testing.T) {
 		t.Errorf("bad port:\n%s", out)
 	}
 }
+
+// The fallback: when the container's pid1 does not answer a swap (here it
+// is frozen from outside), devrun replaces the container.
+func TestContainerThatDoesNotAnswerIsReplaced(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startContainer(dockertest.BusyboxImage, "--run.stop_timeout", "500ms")
+	p.waitBody("v1")
+	c := dockertest.Engine(t)
+	frozen := dockertest.ProjectContainers(t, c, p.dir)[0]
+	if _, err := c.ContainerKill(context.Background(), frozen, client.ContainerKillOptions{Signal: "SIGSTOP"}); err != nil {
+		t.Fatal(err)
+	}
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.waitLog(`the dev container `+frozen[:12]+` did not answer the swap; replacing it`, 1)
+	p.stop(os.Interrupt)
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+}
+
+// An app that ignores SIGTERM is killed after the stop timeout inside the
+// container too, and pid1 reaps the orphans the app leaves.
+func TestContainerStopTimeoutAndReaping(t *testing.T) {
+	stubborn := strings.Replace(server, "func main() {", `func main() {
+	signal.Ignore(syscall.SIGTERM)
+	for range 3 { // orphans: children of a shell that exits at once
+		exec.Command("/bin/sh", "-c", "sleep 0.01 &").Run()
+	}`, 1)
+	stubborn = strings.Replace(stubborn, `"os"`, `"os"
+	"os/exec"
+	"os/signal"
+	"syscall"`, 1)
+	p := newProject(t, map[string]string{"main.go": stubborn, "version.go": version("v1")})
+	p.startContainer(dockertest.BusyboxImage, "--run.stop_timeout", "300ms")
+	p.waitBody("v1")
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.waitLog(`stop 3\d\dms`, 1)
+	c := dockertest.Engine(t)
+	id := dockertest.ProjectContainers(t, c, p.dir)[0]
+	top, err := c.ContainerTop(context.Background(), id, client.ContainerTopOptions{Arguments: []string{"-o", "pid,stat,comm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proc := range top.Processes {
+		if strings.HasPrefix(proc[1], "Z") {
+			t.Errorf("a zombie in the container: %v", proc)
+		}
+	}
+	p.stop(os.Interrupt)
+}
