@@ -34,6 +34,7 @@ type Config struct {
 	Run       RunConfig
 	Watch     WatchConfig
 	Container ContainerConfig
+	Image     ImageConfig
 
 	sources map[string]string // key → where its value came from
 }
@@ -68,6 +69,17 @@ type ContainerConfig struct {
 	Network string
 	User    string
 	Sync    string // auto, bind or copy
+}
+
+// ImageConfig says how devrun build builds the production image.
+type ImageConfig struct {
+	Dockerfile string
+	Tags       []string
+	Args       []string
+	Target     string
+	Platform   string
+	Builder    string // auto, buildkit or classic
+	Port       string // "" or a port number
 }
 
 // WatchConfig says which changes trigger a build.

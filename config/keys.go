@@ -13,6 +13,7 @@ const (
 	kDuration
 	kBool
 	kEnum
+	kPort // a port number, given as a number or a string; stored as a string
 )
 
 // key describes one configuration key: its type, default, allowed values and
@@ -57,6 +58,14 @@ var keys = []key{
 	{name: "watch.poll_interval", kind: kDuration, def: 500 * time.Millisecond, check: between(10*time.Millisecond, time.Hour), help: "the time between two scans when polling", field: func(c *Config) any { return &c.Watch.PollInterval }},
 	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
 	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
+
+	{name: "image.dockerfile", kind: kString, def: "Dockerfile", check: nonEmpty, help: "the Dockerfile devrun build uses", field: func(c *Config) any { return &c.Image.Dockerfile }},
+	{name: "image.tags", kind: kList, def: []string{}, help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},
+	{name: "image.args", kind: kList, def: []string{}, check: envList, help: "build arguments, KEY=value", field: func(c *Config) any { return &c.Image.Args }},
+	{name: "image.target", kind: kString, def: "", help: "the stage to build (default: the last)", field: func(c *Config) any { return &c.Image.Target }},
+	{name: "image.platform", kind: kString, def: "", help: "the platform to build for, os/arch (default: the engine's)", field: func(c *Config) any { return &c.Image.Platform }},
+	{name: "image.builder", kind: kEnum, def: "auto", allowed: []string{"auto", "buildkit", "classic"}, help: "the engine's builder: BuildKit (cache mounts) or classic", field: func(c *Config) any { return &c.Image.Builder }},
+	{name: "image.port", kind: kPort, def: "", check: portOrEmpty, help: "the port the app listens on: EXPOSE in devrun init, checked by devrun build --smoke", field: func(c *Config) any { return &c.Image.Port }},
 
 	{name: "container.image", kind: kString, def: "alpine:3.20", check: nonEmpty, help: "the image the dev container runs (never pulled)", field: func(c *Config) any { return &c.Container.Image }},
 	{name: "container.ports", kind: kList, def: []string{}, help: "published ports: PORT, HOST:CONTAINER or IP:HOST:CONTAINER (127.0.0.1 unless an IP is given)", field: func(c *Config) any { return &c.Container.Ports }},

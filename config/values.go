@@ -46,6 +46,11 @@ func (k key) parse(raw any) (any, error) {
 		return parseBool(raw)
 	case kEnum:
 		return parseEnum(raw, k.allowed)
+	case kPort:
+		if n, ok := raw.(int); ok {
+			return strconv.Itoa(n), nil
+		}
+		return parseString(raw)
 	}
 	return nil, fmt.Errorf("unknown kind %d", k.kind)
 }
@@ -274,4 +279,15 @@ func distance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+func portOrEmpty(v any) string {
+	s := v.(string)
+	if s == "" {
+		return ""
+	}
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("must be a port number from 1 to 65535, not %q", s)
+	}
+	return ""
 }

@@ -91,6 +91,11 @@ func (r *Runner) adoptLeftovers(ctx context.Context) error {
 func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A swap under way is finished even when devrun is asked to stop: a
+	// signal the engine delivered must not be reported as failed, and the
+	// app it started must be known, to be stopped.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StopTimeout+time.Minute)
+	defer cancel()
 	ctr, err := r.ensure(ctx)
 	if err != nil {
 		return nil, err

@@ -66,6 +66,7 @@ func TestContainerBurstIsOneRestart(t *testing.T) {
 	p.waitBody("v1")
 	writeGen("v2")
 	p.waitBody("v2")
+	p.waitLog(`started in`, 2)
 	p.stop(os.Interrupt)
 	if n := p.countLog(`changed: building`); n != 1 {
 		t.Errorf("%d builds for one burst, want 1", n)

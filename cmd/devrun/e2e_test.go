@@ -183,6 +183,7 @@ func TestBurstOf500FilesIsOneBuild(t *testing.T) {
 	p.waitBody("v1")
 	writeGen("v2")
 	p.waitBody("v2")
+	p.waitLog(`started in`, 2)
 	p.stop(os.Interrupt)
 	if n := p.countLog(`changed: building`); n != 1 {
 		t.Errorf("%d builds for one burst, want 1", n)
@@ -217,6 +218,7 @@ func TestEditDuringBuildLastEditWins(t *testing.T) {
 		p.write("version.go", version(fmt.Sprintf("v%d-last", i)))
 		p.waitBody(fmt.Sprintf("v%d-last", i))
 	}
+	p.waitLog(`started in`, 21)
 	p.stop(syscall.SIGTERM)
 	if n := p.countLog(`version.go changed during the build: building again`); n != 20 {
 		t.Errorf("%d of 20 second edits landed during a build", n)
@@ -273,6 +275,7 @@ func TestSwapsLeaveNoChildAndNoBoundPort(t *testing.T) {
 			t.Fatalf("after swap %d, %d children run, want 1: %v", i, len(alive), alive)
 		}
 	}
+	p.waitLog(`started in`, 21)
 	p.stop(os.Interrupt)
 	if alive := p.liveChildren(); len(alive) != 0 {
 		t.Errorf("after Ctrl-C, children still run: %v", alive)

@@ -21,7 +21,7 @@ const version = "v1"
 func main() {
 	addr := os.Getenv("ADDR")
 	if addr == "" {
-		addr = "127.0.0.1:8080"
+		addr = ":8080"
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {

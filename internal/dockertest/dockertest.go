@@ -8,7 +8,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +26,9 @@ import (
 const (
 	BusyboxImage = "devrun-test/busybox:1" // Alpine-like: a busybox shell and tools
 	ScratchImage = "devrun-test/scratch:1" // no shell, no files but /etc/passwd and /tmp
+	// GolangImage stands in for golang:<version>-alpine: busybox, this
+	// machine's Go toolchain at /usr/local/go, and CA certificates.
+	GolangImage = "devrun-test/golang:1"
 )
 
 // Engine connects to the engine, or fails the test: this project's machines
@@ -126,4 +134,100 @@ func RemoveProjectContainers(t testing.TB, c *client.Client, dir string) {
 	for _, id := range ProjectContainers(t, c, dir) {
 		c.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
 	}
+}
+
+// GolangImages makes the busybox image and the Go toolchain image, if the
+// engine lacks them. The toolchain is this machine's GOROOT.
+func GolangImages(t testing.TB, c *client.Client) {
+	t.Helper()
+	Images(t, c)
+	ctx := context.Background()
+	if _, err := c.ImageInspect(ctx, GolangImage); err == nil {
+		return
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(golangRootFS(pw, strings.TrimSpace(string(goroot)))) }()
+	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, GolangImage,
+		client.ImageImportOptions{Changes: []string{
+			"ENV PATH=/usr/local/go/bin:/go/bin:/bin GOPATH=/go HOME=/root GOTOOLCHAIN=local CGO_ENABLED=0",
+			"WORKDIR /go",
+		}})
+	if err != nil {
+		t.Fatalf("importing %s: %v", GolangImage, err)
+	}
+	io.Copy(io.Discard, res)
+	res.Close()
+	if _, err := c.ImageInspect(ctx, GolangImage); err != nil {
+		t.Fatalf("importing %s: %v", GolangImage, err)
+	}
+}
+
+// golangRootFS writes the Go image's root filesystem as a tar to w.
+func golangRootFS(w io.Writer, goroot string) error {
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(w)
+	base := tar.NewReader(bytes.NewReader(rootFS(busybox)))
+	for { // the busybox tree first
+		h, err := base.Next()
+		if err == io.EOF {
+			break
+		}
+		tw.WriteHeader(h)
+		io.Copy(tw, base)
+	}
+	now := time.Now()
+	for _, d := range []string{"root/", "go/", "etc/ssl/", "etc/ssl/certs/", "usr/", "usr/local/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now})
+	}
+	if certs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		tw.WriteHeader(&tar.Header{Name: "etc/ssl/certs/ca-certificates.crt", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(certs)), ModTime: now})
+		tw.Write(certs)
+	}
+	skip := map[string]bool{"test": true, "api": true, "doc": true, "misc": true, "testdata": true, ".git": true}
+	err = filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && skip[d.Name()] {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(goroot, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := tar.FileInfoHeader(info, "")
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		h.Name = filepath.ToSlash(filepath.Join("usr/local/go", rel))
+		if d.IsDir() {
+			h.Name += "/"
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(tw, f)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
