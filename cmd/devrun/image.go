@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -104,17 +106,18 @@ func buildImage(ctx context.Context, c *config.Config, stdout io.Writer, log *sl
 	}
 	defer engine.Close()
 	mod, err := image.ReadModule(".")
-	if err != nil {
-		return image.Result{}, err
+	if err != nil { // a context that is not a Go module builds all the same
+		wd, _ := os.Getwd()
+		mod = image.Module{Path: filepath.Base(wd)}
 	}
 	rev := gitRevision()
 	tags := c.Image.Tags
 	if len(tags) == 0 {
 		tags = []string{mod.Name() + ":" + rev.tag, mod.Name() + ":latest"}
 	}
-	labels := map[string]string{
-		"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339),
-		"org.opencontainers.image.source":  rev.source(mod.Path),
+	labels := map[string]string{"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)}
+	if src := rev.source(mod.Path); src != "" {
+		labels["org.opencontainers.image.source"] = src
 	}
 	if rev.full != "" {
 		labels["org.opencontainers.image.revision"] = rev.full
@@ -172,7 +175,7 @@ func gitRevision() revision {
 }
 
 func (r revision) source(module string) string {
-	if r.remote != "" {
+	if r.remote != "" || !strings.Contains(module, ".") {
 		return r.remote
 	}
 	return "https://" + module

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,4 +132,51 @@ func TestBuildBadInput(t *testing.T) {
 		t.Errorf("a bad builder: %v\n%s", err, out)
 	}
 	_ = fmt.Sprint()
+}
+
+// The context devrun sends is the docker CLI's, file for file and byte for
+// byte: both are sent through the same classic builder, which lists what it
+// got, with checksums.
+func TestDockerignoreLikeTheDockerCLI(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatal("the docker CLI is needed to compare with: ", err)
+	}
+	c := dockertest.Engine(t)
+	dockertest.Images(t, c)
+	dir := t.TempDir()
+	files := map[string]string{
+		".dockerignore": "# comment\n*.log\n!keep.log\n**/secret*\ndocs/\n!docs/README.md\nvendor/**/*.txt\n/abs.txt\nsub/../other.txt\nDockerfile\n.dockerignore\n**/*.tmp\n!important.tmp\n",
+		"Dockerfile":    "FROM " + dockertest.BusyboxImage + "\nARG NONCE\nCOPY . /ctx\nRUN echo $NONCE && cd /ctx && /bin/busybox find . -type f -exec /bin/busybox md5sum {} +\n",
+		"a.log":         "a", "keep.log": "k", "x/secret.txt": "s", "x/y/secret2": "s2", "docs/a.md": "d", "docs/README.md": "r",
+		"vendor/m/a.txt": "t", "vendor/m/b.go": "b", "abs.txt": "1", "sub/abs.txt": "2", "other.txt": "o", "main.go": "package main",
+		"with space.txt": "sp", "dir/sub/deep.go": "deep", "x.tmp": "t", "important.tmp": "i", "ünï.txt": "u",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	nonce := fmt.Sprint(os.Getpid())
+	cli := exec.Command("docker", "build", "--no-cache", "--build-arg", "NONCE="+nonce, "-t", "devrun-test/ctx:cli", ".")
+	cli.Dir, cli.Env = dir, append(os.Environ(), "DOCKER_BUILDKIT=0")
+	cliOut, err := cli.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker build: %v\n%s", err, cliOut)
+	}
+	ours, err := devrunCmd(t, dir, "build", "--image.builder", "classic", "--build-arg", "NONCE="+nonce+"x", "-t", "devrun-test/ctx:devrun")
+	if err != nil {
+		t.Fatalf("devrun build: %v\n%s", err, ours)
+	}
+	t.Cleanup(func() {
+		for _, tag := range []string{"devrun-test/ctx:cli", "devrun-test/ctx:devrun"} {
+			c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true})
+		}
+	})
+	sums := regexp.MustCompile(`(?m)^[0-9a-f]{32}  \./.*$`)
+	want, got := sums.FindAllString(string(cliOut), -1), sums.FindAllString(ours, -1)
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(want) < 8 || !slices.Equal(got, want) {
+		t.Errorf("the contexts differ:\ndocker CLI: %q\ndevrun:     %q", want, got)
+	}
 }
