@@ -274,7 +274,7 @@ func (l *loop) shutdown() {
 func describe(paths []string) string {
 	switch len(paths) {
 	case 0:
-		return "change"
+		return "restart requested"
 	case 1:
 		return paths[0] + " changed"
 	}

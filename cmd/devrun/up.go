@@ -67,7 +67,11 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	triggers := make(chan runner.Trigger)
 	werr := make(chan error, 1)
 	go func() { werr <- w.Run(ctx, batches) }()
-	go forward(batches, triggers)
+	go forward(ctx, batches, triggers)
+	prod := productionBuilder(ctx, c, log, out)
+	go commands(ctx, os.Stdin, triggers, prod)
+	onBuildSignal(ctx, prod)
+	defer writePID(c)()
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
@@ -84,11 +88,15 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	return err
 }
 
-// forward hands the watcher's batches to the supervisor until batches is closed.
-func forward(batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
-	defer close(triggers)
+// forward hands the watcher's batches to the supervisor until batches is
+// closed or ctx is done. triggers is never closed: the keyboard sends on it too.
+func forward(ctx context.Context, batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
 	for b := range batches {
-		triggers <- runner.Trigger{Paths: b.Paths, First: b.First, Sent: b.Sent}
+		select {
+		case triggers <- runner.Trigger{Paths: b.Paths, First: b.First, Sent: b.Sent}:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

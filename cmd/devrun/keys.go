@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/runner"
+)
+
+// commands reads devrun up's keyboard commands from in, one per line, until
+// ctx is done or in ends:
+//
+//	r  rebuild and restart the app now
+//	b  build the production image (devrun build), beside the dev loop
+func commands(ctx context.Context, in io.Reader, triggers chan<- runner.Trigger, prod func()) {
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		switch strings.TrimSpace(sc.Text()) {
+		case "r":
+			select {
+			case triggers <- manualTrigger():
+			case <-ctx.Done():
+				return
+			}
+		case "b":
+			prod()
+		}
+	}
+}
+
+func manualTrigger() runner.Trigger {
+	now := time.Now()
+	return runner.Trigger{First: now, Sent: now}
+}
+
+// productionBuilder returns a function that runs devrun build in the
+// background, one at a time, and reports how it went on log. The dev loop
+// goes on undisturbed: the build runs in the engine.
+func productionBuilder(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer) func() {
+	var running atomic.Bool
+	return func() {
+		if !running.CompareAndSwap(false, true) {
+			log.Info("a production build is already running")
+			return
+		}
+		log.Info("building the production image (devrun build)")
+		go func() {
+			defer running.Store(false)
+			if _, err := buildImage(ctx, c, out, log); err != nil {
+				log.Error("production build: " + err.Error())
+			}
+		}()
+	}
+}
+
+// writePID records devrun up's PID in .devrun/up.pid, for scripts that
+// signal it (SIGUSR1: build the production image). It returns a function
+// removing the file.
+func writePID(c *config.Config) func() {
+	p := filepath.Join(filepath.Dir(c.Build.Output), "up.pid")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return func() {}
+	}
+	if os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) != nil {
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}

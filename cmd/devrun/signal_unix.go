@@ -1,0 +1,27 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// onBuildSignal calls prod for every SIGUSR1 until ctx is done.
+func onBuildSignal(ctx context.Context, prod func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ch:
+				prod()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
