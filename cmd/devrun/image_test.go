@@ -127,6 +127,11 @@ func TestBuildBadInput(t *testing.T) {
 		t.Errorf("a .env in the context: %v\n%s", err, out)
 	}
 	dockertest.Engine(t).ImageRemove(context.Background(), "devrun-test/secret:e2e", client.ImageRemoveOptions{Force: true})
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+dockertest.BusyboxImage+"\nRUN echo the step said boom && false\n"), 0o644)
+	out, err = devrunCmd(t, dir, "build", "-t", "devrun-test/fails:e2e")
+	if err == nil || !regexp.MustCompile(`step \[\d/\d\] RUN echo the step said boom && false failed: .*exit code: 1\n.*the step said boom`).MatchString(out) {
+		t.Errorf("a failing step: %v\n%s", err, out)
+	}
 	out, err = devrunCmd(t, dir, "build", "--image.builder", "sometimes")
 	if err == nil || !strings.Contains(out, `image.builder (from flag --image.builder): must be one of auto, buildkit, classic`) {
 		t.Errorf("a bad builder: %v\n%s", err, out)
