@@ -35,6 +35,7 @@ type Config struct {
 	Watch     WatchConfig
 	Container ContainerConfig
 	Image     ImageConfig
+	Compose   ComposeConfig
 
 	sources map[string]string // key → where its value came from
 }
@@ -69,6 +70,12 @@ type ContainerConfig struct {
 	Network string
 	User    string
 	Sync    string // auto, bind or copy
+}
+
+// ComposeConfig says which service the compose sidecar drives.
+type ComposeConfig struct {
+	Service  string
+	MountDir string
 }
 
 // ImageConfig says how devrun build builds the production image.

@@ -42,7 +42,7 @@ var keys = []key{
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 
-	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container"}, alias: "mode", help: "where the app runs: host or container", field: func(c *Config) any { return &c.Run.Mode }},
+	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container", "compose"}, alias: "mode", help: "where the app runs: host, container, or compose (devrun as a compose sidecar)", field: func(c *Config) any { return &c.Run.Mode }},
 	{name: "run.args", kind: kList, def: []string{}, help: "arguments for the app (or after --)", field: func(c *Config) any { return &c.Run.Args }},
 	{name: "run.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app", field: func(c *Config) any { return &c.Run.Env }},
 	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
@@ -58,6 +58,9 @@ var keys = []key{
 	{name: "watch.poll_interval", kind: kDuration, def: 500 * time.Millisecond, check: between(10*time.Millisecond, time.Hour), help: "the time between two scans when polling", field: func(c *Config) any { return &c.Watch.PollInterval }},
 	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
 	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
+
+	{name: "compose.service", kind: kString, def: "app", check: nonEmpty, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},
+	{name: "compose.mount_dir", kind: kString, def: "/devrun", check: nonEmpty, help: "where the sidecar sees the volume mounted at /devrun in the app's container", field: func(c *Config) any { return &c.Compose.MountDir }},
 
 	{name: "image.dockerfile", kind: kString, def: "Dockerfile", check: nonEmpty, help: "the Dockerfile devrun build uses", field: func(c *Config) any { return &c.Image.Dockerfile }},
 	{name: "image.tags", kind: kList, def: []string{}, help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},

@@ -43,6 +43,9 @@ func New(opts Options) (*Runner, error) {
 // earlier devrun of this project left: one with the same configuration is
 // reused, the others are removed.
 func (r *Runner) Prepare(ctx context.Context) error {
+	if r.opts.Existing != "" {
+		return PlacePID1(r.opts.PID1, r.opts.MountDir)
+	}
 	if _, err := r.opts.Engine.ImageInspect(ctx, r.opts.Image); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("the image %s is not on the engine, and devrun does not pull images: run 'docker pull %s', or set container.image", r.opts.Image, r.opts.Image)
@@ -107,10 +110,16 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	if !errors.Is(err, errNoAnswer) || ctx.Err() != nil {
 		return p, err
 	}
-	// The fallback: a container whose pid1 does not answer is replaced.
-	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; replacing it")
+	// The fallback: a container whose pid1 does not answer is replaced, or
+	// restarted when it is not devrun's.
+	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; " + map[bool]string{true: "restarting", false: "replacing"}[r.opts.Existing != ""] + " it")
 	ctr.close()
-	r.remove(ctr.id)
+	if r.opts.Existing != "" {
+		timeout := 1
+		r.opts.Engine.ContainerRestart(ctx, ctr.id, client.ContainerRestartOptions{Timeout: &timeout})
+	} else {
+		r.remove(ctr.id)
+	}
 	r.ctr = nil
 	if ctr, err = r.ensure(ctx); err != nil {
 		return nil, err
@@ -125,6 +134,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	if r.ctr != nil && !r.ctr.gone() {
 		return r.ctr, nil
+	}
+	if r.opts.Existing != "" {
+		return r.ensureExisting(ctx)
 	}
 	if r.ctr != nil {
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
@@ -155,6 +167,30 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 		return nil, fmt.Errorf("starting the dev container: %w", err)
 	}
 	r.opts.Log.Info(fmt.Sprintf("dev container %s runs %s", created.ID[:12], r.opts.Image))
+	r.ctr = ctr
+	return ctr, nil
+}
+
+// ensureExisting attaches to the existing container, starting it when it
+// does not run.
+func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
+	info, err := r.opts.Engine.ContainerInspect(ctx, r.opts.Existing, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspecting the app's container: %w", err)
+	}
+	ctr, err := r.attach(ctx, r.opts.Existing)
+	if err != nil {
+		return nil, err
+	}
+	if st := info.Container.State; st == nil || !st.Running {
+		if _, err := r.opts.Engine.ContainerStart(ctx, r.opts.Existing, client.ContainerStartOptions{}); err != nil {
+			ctr.close()
+			return nil, fmt.Errorf("starting the app's container: %w", err)
+		}
+		if err := ctr.await(ctx, "ready"); err != nil {
+			return nil, fmt.Errorf("starting the app's container: %w", err)
+		}
+	}
 	r.ctr = ctr
 	return ctr, nil
 }
@@ -260,6 +296,9 @@ func (r *Runner) Close(ctx context.Context) error {
 	ctr := r.ctr
 	r.ctr = nil
 	ctr.close()
+	if r.opts.Existing != "" {
+		return nil // not devrun's: the supervisor has stopped the app, the container stays
+	}
 	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)

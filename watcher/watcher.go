@@ -42,6 +42,10 @@ type Options struct {
 	Poll bool
 	// PollInterval is the time between two scans when polling. Default 500ms.
 	PollInterval time.Duration
+	// Probe, when not zero, makes New check that file events arrive: it
+	// writes a probe file and waits this long for its event, and polls when
+	// none comes (bind mounts of Docker Desktop and WSL2 deliver none).
+	Probe time.Duration
 	// Log receives the Watcher's warnings. Default: discarded.
 	Log *slog.Logger
 }
@@ -95,6 +99,13 @@ func New(opts Options) (*Watcher, error) {
 	w := &Watcher{opts: opts, filter: filter, dirs: map[string]bool{}}
 	if !opts.Poll {
 		err = w.watchEvents()
+		if err == nil && opts.Probe > 0 && !probeEvents(w, opts.Probe) {
+			w.opts.Log.Warn(fmt.Sprintf("file events do not arrive from %s (a bind mount of Docker Desktop or WSL2?); polling every %s instead", root, opts.PollInterval))
+			w.close()
+			w.fsw, w.dirs = nil, map[string]bool{}
+			w.poll = newPoller(w)
+			return w, nil
+		}
 		if err == nil {
 			return w, nil
 		}
@@ -313,6 +324,34 @@ func (w *Watcher) dropTree(rel string) {
 		if d == rel || (len(d) > len(rel) && d[:len(rel)+1] == rel+"/") {
 			_ = w.fsw.Remove(w.abs(d))
 			delete(w.dirs, d)
+		}
+	}
+}
+
+// probeEvents checks that events arrive: tests replace it to suppress them.
+var probeEvents = (*Watcher).eventsArrive
+
+// eventsArrive writes a probe file in the first watched path and waits up
+// to timeout for its event. Other events seen meanwhile are dropped: New
+// has not returned yet, so nothing is being edited that devrun must see.
+func (w *Watcher) eventsArrive(timeout time.Duration) bool {
+	name := filepath.Join(w.abs(w.opts.Paths[0]), fmt.Sprintf(".devrun-probe-%d", os.Getpid()))
+	if err := os.WriteFile(name, nil, 0o644); err != nil {
+		return true // cannot tell: trust the events
+	}
+	defer os.Remove(name)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return false
+			}
+			if ev.Name == name {
+				return true
+			}
+		case <-deadline:
+			return false
 		}
 	}
 }

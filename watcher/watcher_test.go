@@ -321,3 +321,35 @@ func TestWatchLimitFallsBackToPolling(t *testing.T) {
 		t.Errorf("got %v, want c/x.go reported by polling", got)
 	}
 }
+
+// Where no events arrive (here they are filtered out), the probe notices
+// and the watcher polls.
+func TestProbeFallsBackToPollingWhenEventsDoNotArrive(t *testing.T) {
+	root := t.TempDir()
+	var log strings.Builder
+	opts := Options{Root: root, Probe: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	w, err := New(opts)
+	if err != nil || w.Polling() {
+		t.Fatalf("with events: New = %v, polling %v", err, w.Polling())
+	}
+	w.close()
+	orig := probeEvents
+	t.Cleanup(func() { probeEvents = orig })
+	probeEvents = func(w *Watcher, timeout time.Duration) bool {
+		for { // the events are filtered out: drain them, never see the probe
+			select {
+			case <-w.fsw.Events:
+			case <-time.After(timeout):
+				return false
+			}
+		}
+	}
+	h := start(t, root, opts)
+	if !strings.Contains(log.String(), "file events do not arrive from") {
+		t.Errorf("no warning: %s", log.String())
+	}
+	h.write("main.go", "x")
+	if got := paths(h.sync()); !slices.Contains(got, "main.go") {
+		t.Errorf("got %v, want main.go reported by polling", got)
+	}
+}

@@ -46,7 +46,22 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		return nil, nil, err
 	}
 	copyMode := c.Container.Sync == "copy" || (c.Container.Sync == "auto" && docker.IsRemote(engine.DaemonHost()))
+	existing := ""
+	if c.Run.Mode == "compose" {
+		if err := docker.PlacePID1(pid1, c.Compose.MountDir); err != nil {
+			return nil, nil, err
+		}
+		var project string
+		existing, project, err = docker.ComposeService(ctx, engine, c.Compose.Service, func(s string) { log.Info(s) })
+		if err != nil {
+			return nil, nil, err
+		}
+		// The app's output is in its own service's logs; devrun shows its own.
+		mount, copyMode, stdout, stderr = c.Compose.MountDir, false, io.Discard, io.Discard
+		log.Info(fmt.Sprintf("compose sidecar: swapping the app of service %s (container %s) in project %s", c.Compose.Service, existing[:12], project))
+	}
 	r, err := docker.New(docker.Options{
+		Existing:    existing,
 		Engine:      engine,
 		Project:     project,
 		Image:       c.Container.Image,
@@ -83,7 +98,9 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 	if copyMode {
 		how = "copies through the API"
 	}
-	log.Info(fmt.Sprintf("container mode: %s on %s, binaries by %s", c.Container.Image, engine.DaemonHost(), how))
+	if existing == "" {
+		log.Info(fmt.Sprintf("container mode: %s on %s, binaries by %s", c.Container.Image, engine.DaemonHost(), how))
+	}
 	return r, closeFn, nil
 }
 

@@ -136,7 +136,6 @@ func TestBuildBadInput(t *testing.T) {
 	if err == nil || !strings.Contains(out, `image.builder (from flag --image.builder): must be one of auto, buildkit, classic`) {
 		t.Errorf("a bad builder: %v\n%s", err, out)
 	}
-	_ = fmt.Sprint()
 }
 
 // The context devrun sends is the docker CLI's, file for file and byte for

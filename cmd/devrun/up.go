@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/runner"
@@ -41,7 +42,11 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 // up runs the watcher and the supervisor until ctx is done. What devrun
 // writes itself, the builds and the log file, is never watched.
 func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
-	w, err := watcher.New(watchOptions(c, log, c.Build.Output, logFile))
+	opts := watchOptions(c, log, c.Build.Output, logFile)
+	if c.Run.Mode == "compose" {
+		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
+	}
+	w, err := watcher.New(opts)
 	if err != nil {
 		return err
 	}
@@ -49,7 +54,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
-	if c.Run.Mode == "container" {
+	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
 		r, closeContainer, err := containerStarter(ctx, c, sup.Builder.(*runner.GoBuild), log, os.Stdout, os.Stderr)
 		if err != nil {
 			return err

@@ -1,0 +1,179 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/image"
+	"github.com/devrun/devrun/internal/dockertest"
+)
+
+// sidecarImage builds an image like devrun's own Dockerfile makes, from the
+// fixture Go image and a devrun built here, cached by the binary's hash.
+func sidecarImage(t *testing.T, c *client.Client) string {
+	t.Helper()
+	dockertest.GolangImages(t, c)
+	dir := t.TempDir()
+	gb := exec.Command("go", "build", "-o", filepath.Join(dir, "devrun"), "./cmd/devrun")
+	gb.Dir, gb.Env = filepath.Join("..", ".."), append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := gb.CombinedOutput(); err != nil {
+		t.Fatalf("building devrun for the sidecar: %v\n%s", err, out)
+	}
+	df := `FROM ` + dockertest.GolangImage + `
+COPY devrun /usr/local/bin/devrun
+RUN /bin/busybox --install -s /bin \
+ && echo 'devrun:x:1000:1000::/home/devrun:/bin/sh' >> /etc/passwd \
+ && mkdir -p /devrun /home/devrun/.cache /home/devrun/go /home/devrun/out \
+ && chown -R 1000 /devrun /home/devrun
+USER 1000
+ENV HOME=/home/devrun GOPATH=/home/devrun/go GOCACHE=/home/devrun/.cache/go-build GOFLAGS=-buildvcs=false DEVRUN_BUILD_OUTPUT=/home/devrun/out/bin
+WORKDIR /src
+ENTRYPOINT ["/usr/local/bin/devrun"]
+CMD ["up", "--mode", "compose"]
+`
+	bin, _ := os.ReadFile(filepath.Join(dir, "devrun"))
+	sum := sha256.Sum256(append(bin, df...))
+	tag := "devrun-test/sidecar:" + hex.EncodeToString(sum[:6])
+	if _, err := c.ImageInspect(context.Background(), tag); err == nil {
+		return tag
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+	if _, err := image.Build(context.Background(), image.BuildOptions{Engine: c, Dir: dir, Tags: []string{tag}, Progress: io.Discard, Log: discardLog()}); err != nil {
+		t.Fatalf("building the sidecar image: %v", err)
+	}
+	return tag
+}
+
+// composeProject is a compose project made from examples/compose.
+type composeProject struct {
+	t    *testing.T
+	name string
+	file string
+	env  []string
+}
+
+func (p *composeProject) run(args ...string) (string, error) {
+	cmd := exec.Command("docker-compose", append([]string{"-p", p.name, "-f", p.file}, args...)...)
+	cmd.Env = append(os.Environ(), p.env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// leftovers lists the project's containers, networks and volumes.
+func (p *composeProject) leftovers(c *client.Client) []string {
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", "com.docker.compose.project="+p.name)
+	var left []string
+	cs, _ := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	for _, x := range cs.Items {
+		left = append(left, "container "+x.ID[:12])
+	}
+	ns, _ := c.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	for _, x := range ns.Items {
+		left = append(left, "network "+x.Name)
+	}
+	vs, _ := c.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	for _, x := range vs.Items {
+		left = append(left, "volume "+x.Name)
+	}
+	return left
+}
+
+func socketGID(t *testing.T) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/var/run/docker.sock", &st); err != nil {
+		t.Fatalf("the compose test mounts the engine's socket: %v", err)
+	}
+	return strconv.Itoa(int(st.Gid))
+}
+
+// One `docker-compose up` runs the example; an edit in the mounted source
+// is served; `down -v` leaves nothing.
+func TestComposeSidecarServesEdits(t *testing.T) {
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Fatal("docker-compose is needed: ", err)
+	}
+	c := dockertest.Engine(t)
+	sidecar := sidecarImage(t, c)
+	src := t.TempDir()
+	for _, f := range []string{"main.go", "go.mod"} {
+		b, _ := os.ReadFile(filepath.Join("..", "..", "examples", "hello", f))
+		os.WriteFile(filepath.Join(src, f), b, 0o666)
+	}
+	os.Chmod(src, 0o777) // the sidecar's user writes its probe file there
+	port := freePort(t.Fatalf)
+	file, _ := filepath.Abs(filepath.Join("..", "..", "examples", "compose", "docker-compose.yml"))
+	p := &composeProject{t: t, name: fmt.Sprintf("devrune2e%d", os.Getpid()), file: file, env: []string{
+		"APP_IMAGE=" + dockertest.BusyboxImage, "SIDECAR_IMAGE=" + sidecar, "APP_PORT=" + strconv.Itoa(port),
+		"DOCKER_GID=" + socketGID(t), "SRC_DIR=" + src,
+	}}
+	t.Cleanup(func() { p.run("down", "-v", "-t", "1") })
+	if out, err := p.run("up", "-d", "--no-build"); err != nil {
+		t.Fatalf("docker-compose up: %v\n%s", err, out)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitFor := func(want string) {
+		t.Helper()
+		var last string
+		if !poll(func() bool { last = get(url); return strings.Contains(last, want) }) {
+			logs, _ := p.run("logs", "--no-color")
+			t.Fatalf("the app never answered %q (last %q); logs:\n%s", want, last, logs)
+		}
+	}
+	waitFor("hello from v1")
+	main, _ := os.ReadFile(filepath.Join(src, "main.go"))
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(strings.Replace(string(main), `"v1"`, `"v2"`, 1)), 0o666)
+	waitFor("hello from v2")
+	logs, _ := p.run("logs", "--no-color", "app")
+	if !strings.Contains(logs, "hello v2 listening") {
+		t.Errorf("the app's logs are not in docker-compose logs:\n%s", logs)
+	}
+	if out, err := p.run("down", "-v", "-t", "5"); err != nil {
+		t.Fatalf("docker-compose down: %v\n%s", err, out)
+	}
+	if left := p.leftovers(c); len(left) > 0 {
+		t.Errorf("left after down -v: %v", left)
+	}
+}
+
+// The sidecar refuses a service of another compose project.
+func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
+	c := dockertest.Engine(t)
+	sidecar := sidecarImage(t, c)
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.yml")
+	os.WriteFile(other, []byte("services:\n  web:\n    image: "+dockertest.BusyboxImage+"\n    entrypoint: [\"/bin/sleep\", \"3600\"]\n"), 0o644)
+	mine := filepath.Join(dir, "mine.yml")
+	os.WriteFile(mine, []byte("services:\n  devrun:\n    image: "+sidecar+"\n    command: [\"up\", \"--mode\", \"compose\", \"--service\", \"web\"]\n    user: \"1000\"\n    group_add: [\""+socketGID(t)+"\"]\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n"), 0o644)
+	b := &composeProject{t: t, name: fmt.Sprintf("devrunother%d", os.Getpid()), file: other}
+	a := &composeProject{t: t, name: fmt.Sprintf("devrunmine%d", os.Getpid()), file: mine}
+	t.Cleanup(func() { b.run("down", "-v", "-t", "1"); a.run("down", "-v", "-t", "1") })
+	if out, err := b.run("up", "-d"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := a.run("up", "-d"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := fmt.Sprintf(`the service "web" belongs to the compose project %q, not to devrun's own project %q: devrun touches only its own project's containers`, b.name, a.name)
+	var logs string
+	if !poll(func() bool { logs, _ = a.run("logs", "--no-color"); return strings.Contains(logs, want) }) {
+		t.Errorf("the sidecar's logs do not refuse the service:\n%s", logs)
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
