@@ -59,7 +59,9 @@ func main() {
 		check(os.WriteFile(tmp, []byte("package p // renamed\n"), 0o644))
 		check(os.Rename(tmp, filepath.Join(root, "d001", "e00", "f100.go")))
 	})
-	cold := measure(func() { check(os.WriteFile(filepath.Join(root, "d002", "e00", "f200.go"), []byte("package p // cold\n"), 0o644)) })
+	cold := measure(func() {
+		check(os.WriteFile(filepath.Join(root, "d002", "e00", "f200.go"), []byte("package p // cold\n"), 0o644))
+	})
 	var hot []time.Duration
 	for i := range 4 {
 		hot = append(hot, measure(func() {
