@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -39,16 +42,58 @@ func startContainerDevrun(work, bin, name, dir string, port int) *devrunSwapper 
 	abs, err := filepath.Abs(dir)
 	check(err)
 	d.binary = filepath.Join(abs, ".devrun", "mount", "app")
-	d.app = func() []int { return appPIDs(c, abs) }
+	d.app = func() []int { return appPIDs(c, docker.LabelProject+"="+docker.ProjectHash(abs)) }
 	return d
 }
 
-// appPIDs returns the host PIDs of the app in the project's dev container.
-func appPIDs(c *client.Client, dir string) []int {
+// startCompose runs examples/compose with docker-compose on dir's source:
+// the devrun sidecar, from an image built from this checkout.
+func startCompose(dir string, port int) *devrunSwapper {
+	c := engine()
+	dockertest.GolangImages(fatalTB{}, c)
+	sidecar, err := dockertest.SidecarImage(context.Background(), c, ".")
+	check(err)
+	abs, err := filepath.Abs(dir)
+	check(err)
+	check(os.Chmod(abs, 0o777)) // the sidecar's user writes its probe file there
+	file, err := filepath.Abs("examples/compose/docker-compose.yml")
+	check(err)
+	var st syscall.Stat_t
+	check(syscall.Stat("/var/run/docker.sock", &st))
+	name := fmt.Sprintf("devrunbench%d", os.Getpid())
+	compose := func(args ...string) {
+		cmd := exec.Command("docker-compose", append([]string{"-p", name, "-f", file}, args...)...)
+		cmd.Env = append(os.Environ(), "APP_IMAGE="+dockertest.BusyboxImage, "SIDECAR_IMAGE="+sidecar,
+			"APP_PORT="+strconv.Itoa(port), "DOCKER_GID="+strconv.Itoa(int(st.Gid)), "SRC_DIR="+abs)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log.Fatalf("docker-compose %v: %v\n%s", args, err, out)
+		}
+	}
+	compose("up", "-d", "--no-build")
+	vol, err := c.VolumeInspect(context.Background(), name+"_bin", client.VolumeInspectOptions{})
+	check(err)
+	d := &devrunSwapper{port: port, stop: func() { compose("down", "-v", "-t", "5") }}
+	d.binary = filepath.Join(vol.Volume.Mountpoint, "app")
+	d.app = func() []int { return appPIDs(c, "com.docker.compose.project="+name, "com.docker.compose.service=app") }
+	return d
+}
+
+// fatalTB lets the test fixtures run outside a test: a failure ends the run.
+type fatalTB struct{ testing.TB }
+
+func (fatalTB) Helper()                   {}
+func (fatalTB) Cleanup(func())            {}
+func (fatalTB) Fatal(args ...any)         { log.Fatal(args...) }
+func (fatalTB) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
+
+// appPIDs returns the host PIDs of the app in the container with labels.
+func appPIDs(c *client.Client, labels ...string) []int {
 	ctx := context.Background()
-	list, err := c.ContainerList(ctx, client.ContainerListOptions{
-		Filters: make(client.Filters).Add("label", docker.LabelProject+"="+docker.ProjectHash(dir)),
-	})
+	f := make(client.Filters)
+	for _, l := range labels {
+		f = f.Add("label", l)
+	}
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{Filters: f})
 	if err != nil || len(list.Items) == 0 {
 		return nil
 	}

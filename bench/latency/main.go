@@ -48,7 +48,7 @@ func main() {
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
 	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
 	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
-	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), container (devrun up --mode container), restart (docker restart of a container running the binary: no devrun)")
+	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), container (devrun up --mode container), compose (examples/compose: the devrun sidecar), restart (docker restart of a container running the binary: no devrun)")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
@@ -153,6 +153,8 @@ func measure(work, bin, mode, app, save string, n int) result {
 		swap = startContainerDevrun(work, bin, name, devDir, devPort)
 	case "restart":
 		swap = startRestart(devDir, devPort)
+	case "compose":
+		swap = startCompose(devDir, devPort)
 	default:
 		log.Fatalf("unknown mode %q", mode)
 	}
@@ -180,10 +182,9 @@ type swapper interface {
 	close()
 }
 
-// devrunSwapper is a running `devrun up`.
+// devrunSwapper is a running `devrun up`, on the host or as a sidecar.
 type devrunSwapper struct {
-	cmd    *exec.Cmd
-	cancel func()
+	stop   func()
 	port   int
 	app    func() []int // the running app's PIDs
 	binary string       // where the new binary lands, if watched
@@ -196,7 +197,10 @@ func startDevrun(work, bin, name, dir string, port int, args []string) *devrunSw
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	check(cmd.Start())
-	d := &devrunSwapper{cmd: cmd, cancel: cancel, port: port}
+	d := &devrunSwapper{port: port, stop: func() {
+		cancel() // Ctrl-C to devrun
+		cmd.Wait()
+	}}
 	d.app = func() []int { return children(cmd.Process.Pid) }
 	return d
 }
@@ -222,10 +226,7 @@ func (d *devrunSwapper) once(edit func(), v string) (time.Duration, time.Duratio
 	}
 }
 
-func (d *devrunSwapper) close() {
-	d.cancel() // Ctrl-C to devrun
-	d.cmd.Wait()
-}
+func (d *devrunSwapper) close() { d.stop() }
 
 // watchInode sends the time path first names another file, polling every
 // 200µs until stop is closed.

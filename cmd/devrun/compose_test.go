@@ -4,11 +4,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,42 +15,16 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/devrun/devrun/image"
 	"github.com/devrun/devrun/internal/dockertest"
 )
 
-// sidecarImage builds an image like devrun's own Dockerfile makes, from the
-// fixture Go image and a devrun built here, cached by the binary's hash.
+// sidecarImage builds the sidecar image from this checkout.
 func sidecarImage(t *testing.T, c *client.Client) string {
 	t.Helper()
 	dockertest.GolangImages(t, c)
-	dir := t.TempDir()
-	gb := exec.Command("go", "build", "-o", filepath.Join(dir, "devrun"), "./cmd/devrun")
-	gb.Dir, gb.Env = filepath.Join("..", ".."), append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := gb.CombinedOutput(); err != nil {
-		t.Fatalf("building devrun for the sidecar: %v\n%s", err, out)
-	}
-	df := `FROM ` + dockertest.GolangImage + `
-COPY devrun /usr/local/bin/devrun
-RUN /bin/busybox --install -s /bin \
- && echo 'devrun:x:1000:1000::/home/devrun:/bin/sh' >> /etc/passwd \
- && mkdir -p /devrun /home/devrun/.cache /home/devrun/go /home/devrun/out \
- && chown -R 1000 /devrun /home/devrun
-USER 1000
-ENV HOME=/home/devrun GOPATH=/home/devrun/go GOCACHE=/home/devrun/.cache/go-build GOFLAGS=-buildvcs=false DEVRUN_BUILD_OUTPUT=/home/devrun/out/bin
-WORKDIR /src
-ENTRYPOINT ["/usr/local/bin/devrun"]
-CMD ["up", "--mode", "compose"]
-`
-	bin, _ := os.ReadFile(filepath.Join(dir, "devrun"))
-	sum := sha256.Sum256(append(bin, df...))
-	tag := "devrun-test/sidecar:" + hex.EncodeToString(sum[:6])
-	if _, err := c.ImageInspect(context.Background(), tag); err == nil {
-		return tag
-	}
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
-	if _, err := image.Build(context.Background(), image.BuildOptions{Engine: c, Dir: dir, Tags: []string{tag}, Progress: io.Discard, Log: discardLog()}); err != nil {
-		t.Fatalf("building the sidecar image: %v", err)
+	tag, err := dockertest.SidecarImage(context.Background(), c, filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return tag
 }
@@ -175,5 +145,3 @@ func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
 		t.Errorf("the sidecar's logs do not refuse the service:\n%s", logs)
 	}
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -7,9 +7,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devrun/devrun/docker"
+	"github.com/devrun/devrun/image"
 )
 
 // Image tags. Bump the version when a root filesystem changes.
@@ -230,4 +234,50 @@ func golangRootFS(w io.Writer, goroot string) error {
 		return err
 	}
 	return tw.Close()
+}
+
+// SidecarImage builds an image laid out as devrun's own Dockerfile lays it
+// out, from GolangImage (made first with GolangImages) and devrun built here
+// from the checkout at repo. It is cached by the binary's and the
+// Dockerfile's hash, and returns the tag.
+func SidecarImage(ctx context.Context, c *client.Client, repo string) (string, error) {
+	dir, err := os.MkdirTemp("", "devrun-sidecar-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	gb := exec.Command("go", "build", "-o", filepath.Join(dir, "devrun"), "./cmd/devrun")
+	gb.Dir, gb.Env = repo, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := gb.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building devrun for the sidecar: %w\n%s", err, out)
+	}
+	df := `FROM ` + GolangImage + `
+COPY devrun /usr/local/bin/devrun
+RUN /bin/busybox --install -s /bin \
+ && echo 'devrun:x:1000:1000::/home/devrun:/bin/sh' >> /etc/passwd \
+ && mkdir -p /devrun /home/devrun/.cache /home/devrun/go /home/devrun/out \
+ && chown -R 1000 /devrun /home/devrun
+USER 1000
+ENV HOME=/home/devrun GOPATH=/home/devrun/go GOCACHE=/home/devrun/.cache/go-build GOFLAGS=-buildvcs=false DEVRUN_BUILD_OUTPUT=/home/devrun/out/bin
+WORKDIR /src
+ENTRYPOINT ["/usr/local/bin/devrun"]
+CMD ["up", "--mode", "compose"]
+`
+	bin, err := os.ReadFile(filepath.Join(dir, "devrun"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append(bin, df...))
+	tag := "devrun-test/sidecar:" + hex.EncodeToString(sum[:6])
+	if _, err := c.ImageInspect(ctx, tag); err == nil {
+		return tag, nil
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return "", err
+	}
+	_, err = image.Build(ctx, image.BuildOptions{Engine: c, Dir: dir, Tags: []string{tag}, Progress: io.Discard, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", fmt.Errorf("building the sidecar image: %w", err)
+	}
+	return tag, nil
 }
