@@ -26,6 +26,9 @@ type InitOptions struct {
 	Force   bool   // overwrite existing files
 	// Config is the devrun.yaml to write, or nil to leave it alone.
 	Config []byte
+	// Compose also writes docker-compose.yml: the app's service and the
+	// devrun sidecar (see examples/compose).
+	Compose bool
 }
 
 // A Module is what Init reads of go.mod.
@@ -84,6 +87,14 @@ func Init(opts InitOptions) ([]string, error) {
 	if opts.Config != nil {
 		files["devrun.yaml"] = opts.Config
 		names = append(names, "devrun.yaml")
+	}
+	if opts.Compose {
+		port := opts.Port
+		if port == 0 {
+			port = 8080
+		}
+		files["docker-compose.yml"] = []byte(strings.ReplaceAll(composeText, "8080", fmt.Sprint(port)))
+		names = append(names, "docker-compose.yml")
 	}
 	if !opts.Force {
 		var exist []string
@@ -217,4 +228,43 @@ const dockerignoreText = `# Written by devrun init: what never goes into the bui
 node_modules
 dist
 tmp
+`
+
+const composeText = `# Written by devrun init --compose: the dev loop inside compose.
+# 'docker compose up' (or docker-compose up): the devrun sidecar watches this
+# directory, builds the app, puts the binary in the shared volume and has the
+# app's container run it, on every save. 'docker compose down -v' removes all.
+services:
+  app:
+    image: ${APP_IMAGE:-alpine:3.20}
+    # pid1, placed in the volume by devrun, runs and swaps the app.
+    entrypoint: ["/devrun/pid1", "-stop-timeout", "5s", "--", "/devrun/app"]
+    ports:
+      - "127.0.0.1:${APP_PORT:-8080}:8080"   # this machine only
+    volumes:
+      - bin:/devrun:ro
+    depends_on:
+      devrun:
+        condition: service_healthy     # pid1 is in place
+  devrun:
+    # devrun's own image: 'devrun build -t devrun:latest' in devrun's repository.
+    image: ${SIDECAR_IMAGE:-devrun:latest}
+    command: ["up", "--mode", "compose", "--service", "app"]
+    user: "${SIDECAR_UID:-1000}"
+    group_add: ["${DOCKER_GID:-999}"]        # the group owning the engine's socket
+    volumes:
+      - ${SRC_DIR:-.}:/src
+      - bin:/devrun
+      # The sidecar drives the engine: it touches only this project's containers.
+      - /var/run/docker.sock:/var/run/docker.sock
+      - go-cache:/home/devrun/.cache
+      - go-mod:/home/devrun/go
+    healthcheck:
+      test: ["CMD", "test", "-x", "/devrun/pid1"]
+      interval: 1s
+      retries: 120
+volumes:
+  bin:
+  go-cache:       # the build cache: restarts of the sidecar stay fast
+  go-mod:         # the module cache
 `

@@ -20,7 +20,7 @@ import (
 )
 
 func newInit(g *globals, stdout io.Writer) *cobra.Command {
-	var force bool
+	var force, compose bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a production Dockerfile, a .dockerignore and a devrun.yaml for the module",
@@ -31,7 +31,7 @@ func newInit(g *globals, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			port, _ := strconv.Atoi(c.Image.Port)
-			written, err := image.Init(image.InitOptions{Dir: ".", Package: c.Build.Package, Port: port, Force: force, Config: starterConfig(c)})
+			written, err := image.Init(image.InitOptions{Dir: ".", Package: c.Build.Package, Port: port, Force: force, Config: starterConfig(c), Compose: compose})
 			if err != nil {
 				return err
 			}
@@ -40,6 +40,7 @@ func newInit(g *globals, stdout io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite existing files")
+	cmd.Flags().BoolVar(&compose, "compose", false, "also write docker-compose.yml: the app and the devrun sidecar")
 	return cmd
 }
 
