@@ -306,16 +306,6 @@ func (r *Runner) Close(ctx context.Context) error {
 	return nil
 }
 
-// ContainerID returns the current dev container's ID, or "".
-func (r *Runner) ContainerID() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ctr == nil {
-		return ""
-	}
-	return r.ctr.id
-}
-
 var (
 	errGone     = errors.New("the dev container is gone (stopped or removed from outside)")
 	errNoAnswer = errors.New("the dev container's pid1 did not answer")

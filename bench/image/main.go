@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -35,8 +34,8 @@ func main() {
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "devrun")
 	run("", nil, "go", "build", "-o", bin, "./cmd/devrun")
-	c := dockertest.Engine(fatalTB{})
-	dockertest.GolangImages(fatalTB{}, c)
+	c := dockertest.Engine(dockertest.FatalTB{})
+	dockertest.GolangImages(dockertest.FatalTB{}, c)
 
 	fmt.Printf("devrun build of examples/hello: %s\n", time.Now().Format(time.DateOnly))
 	fmt.Printf("%-10s %-22s %10s\n", "builder", "case", "time")
@@ -104,11 +103,3 @@ func check(err error) {
 		log.Fatal(err)
 	}
 }
-
-// fatalTB lets the test fixtures run outside a test: a failure ends the run.
-type fatalTB struct{ testing.TB }
-
-func (fatalTB) Helper()                   {}
-func (fatalTB) Fatal(args ...any)         { log.Fatal(args...) }
-func (fatalTB) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
-func (fatalTB) Cleanup(func())            {}

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -50,7 +49,7 @@ func startContainerDevrun(work, bin, name, dir string, port int) *devrunSwapper 
 // the devrun sidecar, from an image built from this checkout.
 func startCompose(dir string, port int) *devrunSwapper {
 	c := engine()
-	dockertest.GolangImages(fatalTB{}, c)
+	dockertest.GolangImages(dockertest.FatalTB{}, c)
 	sidecar, err := dockertest.SidecarImage(context.Background(), c, ".")
 	check(err)
 	abs, err := filepath.Abs(dir)
@@ -77,14 +76,6 @@ func startCompose(dir string, port int) *devrunSwapper {
 	d.app = func() []int { return appPIDs(c, "com.docker.compose.project="+name, "com.docker.compose.service=app") }
 	return d
 }
-
-// fatalTB lets the test fixtures run outside a test: a failure ends the run.
-type fatalTB struct{ testing.TB }
-
-func (fatalTB) Helper()                   {}
-func (fatalTB) Cleanup(func())            {}
-func (fatalTB) Fatal(args ...any)         { log.Fatal(args...) }
-func (fatalTB) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
 
 // appPIDs returns the host PIDs of the app in the container with labels.
 func appPIDs(c *client.Client, labels ...string) []int {

@@ -51,29 +51,7 @@ func TestContainerEditBrokenEditAndCtrlC(t *testing.T) {
 
 // A burst of 500 changed files is one build and one restart in the container.
 func TestContainerBurstIsOneRestart(t *testing.T) {
-	p := newProject(t, map[string]string{
-		"main.go":    strings.Replace(server, "fmt.Fprint(w, version)", "fmt.Fprint(w, gen.V499)", 1),
-		"version.go": version("unused"),
-	})
-	p.write("main.go", strings.Replace(p.readFile("main.go"), `"os"`, "\"os\"\n\n\t\"example.com/app/gen\"", 1))
-	writeGen := func(v string) {
-		for i := range 500 {
-			p.write(fmt.Sprintf("gen/f%03d.go", i), fmt.Sprintf("package gen\n\nconst V%d = %q\n", i, v))
-		}
-	}
-	writeGen("v1")
-	p.startContainer(dockertest.BusyboxImage)
-	p.waitBody("v1")
-	writeGen("v2")
-	p.waitBody("v2")
-	p.waitLog(`started in`, 2)
-	p.stop(os.Interrupt)
-	if n := p.countLog(`changed: building`); n != 1 {
-		t.Errorf("%d builds for one burst, want 1", n)
-	}
-	if n := p.countLog(`started in`); n != 2 {
-		t.Errorf("the app started %d times, want 2", n)
-	}
+	testBurst(t, func(p *project) { p.startContainer(dockertest.BusyboxImage) })
 }
 
 // devrun killed with SIGKILL leaves its container; the next devrun up reuses

@@ -168,6 +168,12 @@ func version(v string) string { return "package main\n\nconst version = \"" + v 
 // 500 files changed at once give one build and one restart, and the last
 // version is served.
 func TestBurstOf500FilesIsOneBuild(t *testing.T) {
+	testBurst(t, func(p *project) { p.start() })
+}
+
+// testBurst serves gen.V499 from a package of 500 files, started by start,
+// rewrites all 500 at once, and checks for one build and one restart.
+func testBurst(t *testing.T, start func(*project)) {
 	p := newProject(t, map[string]string{
 		"main.go":    strings.Replace(server, "fmt.Fprint(w, version)", "fmt.Fprint(w, gen.V499)", 1),
 		"version.go": version("unused"),
@@ -179,7 +185,7 @@ func TestBurstOf500FilesIsOneBuild(t *testing.T) {
 		}
 	}
 	writeGen("v1")
-	p.start()
+	start(p)
 	p.waitBody("v1")
 	writeGen("v2")
 	p.waitBody("v2")

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -281,3 +282,19 @@ CMD ["up", "--mode", "compose"]
 	}
 	return tag, nil
 }
+
+// FatalTB lets the fixtures serve a benchmark outside a test: a failure ends
+// the program.
+type FatalTB struct{ testing.TB }
+
+// Helper does nothing.
+func (FatalTB) Helper() {}
+
+// Cleanup does nothing: the program's end cleans up.
+func (FatalTB) Cleanup(func()) {}
+
+// Fatal logs args and exits 1.
+func (FatalTB) Fatal(args ...any) { log.Fatal(args...) }
+
+// Fatalf logs and exits 1.
+func (FatalTB) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
