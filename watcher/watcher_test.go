@@ -353,3 +353,36 @@ func TestProbeFallsBackToPollingWhenEventsDoNotArrive(t *testing.T) {
 		t.Errorf("got %v, want main.go reported by polling", got)
 	}
 }
+
+// Odd trees: names with spaces, unicode and newlines, a symlink loop, an
+// unreadable directory, a file replaced by a directory of the same name.
+func TestOddTrees(t *testing.T) {
+	root := t.TempDir()
+	h := &harness{t: t, root: root}
+	h.write("loop/a.go", "")
+	if err := os.Symlink("..", filepath.Join(root, "loop", "up")); err != nil {
+		t.Fatal(err)
+	}
+	h.write("locked/x.go", "")
+	os.Chmod(filepath.Join(root, "locked"), 0)
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "locked"), 0o755) })
+	h.write("thing", "a file for now")
+	h = start(t, root, Options{})
+	h.sync()
+
+	names := []string{"with space.go", "ünïcödé.go", "new\nline.go"}
+	for _, n := range names {
+		h.write(n, "x")
+	}
+	got := paths(h.sync())
+	for _, n := range names {
+		if !slices.Contains(got, n) {
+			t.Errorf("%q not reported: %q", n, got)
+		}
+	}
+	os.Remove(filepath.Join(root, "thing"))
+	h.write("thing/inside.go", "x")
+	if got := paths(h.sync()); !slices.Contains(got, "thing/inside.go") {
+		t.Errorf("a file replaced by a directory: got %q", got)
+	}
+}
