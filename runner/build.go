@@ -38,6 +38,9 @@ type GoBuild struct {
 	// which "{out}" stands for the output path. Without "{out}" the command must
 	// write OutDir/Name itself.
 	Command []string
+	// PIDFile, when set, records the running build's process group, so that
+	// the next devrun can stop a build that a killed devrun left (KillLeftover).
+	PIDFile string
 
 	mu   sync.Mutex
 	seq  int
@@ -73,7 +76,12 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 	// and every millisecond it lingers delays the build that replaces it.
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = time.Second
-	err = cmd.Run()
+	err = cmd.Start()
+	if err == nil {
+		b.recordPID(cmd)
+		err = cmd.Wait()
+		b.recordPID(nil)
+	}
 	if cmd.Process != nil {
 		_ = killGroup(cmd.Process.Pid) // anything the build left behind
 	}
@@ -183,4 +191,17 @@ func (b *GoBuild) removeStale() {
 			os.RemoveAll(filepath.Join(b.OutDir, e.Name()))
 		}
 	}
+}
+
+// recordPID writes the running build's group to PIDFile, or removes the
+// file when cmd is nil.
+func (b *GoBuild) recordPID(cmd *exec.Cmd) {
+	if b.PIDFile == "" {
+		return
+	}
+	if cmd == nil {
+		os.Remove(b.PIDFile)
+		return
+	}
+	os.WriteFile(b.PIDFile, []byte(fmt.Sprintf("%d %s\n", cmd.Process.Pid, cmd.Path)), 0o644)
 }

@@ -24,6 +24,10 @@ type Host struct {
 	// terminal), the app writes to them directly: unbuffered, unchanged, and
 	// still a TTY for colour detection.
 	Stdout, Stderr io.Writer
+	// PIDFile, when set, records the running app's process group, so that
+	// a devrun killed without a chance to stop it can have the next one
+	// stop it (see KillLeftover).
+	PIDFile string
 }
 
 // Start starts the binary a with h's arguments and environment.
@@ -49,6 +53,10 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	if p.timeout <= 0 {
 		p.timeout = 5 * time.Second
 	}
+	if h.PIDFile != "" {
+		p.pidFile = h.PIDFile
+		_ = os.WriteFile(h.PIDFile, []byte(fmt.Sprintf("%d %s\n", p.pid, a)), 0o644)
+	}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -63,6 +71,7 @@ type hostProcess struct {
 	done    chan struct{}
 	err     error // written before done is closed
 	stop    sync.Mutex
+	pidFile string
 }
 
 func (p *hostProcess) Done() <-chan struct{} { return p.done }
@@ -89,6 +98,9 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 		}
 	}
 	<-p.done
+	if p.pidFile != "" {
+		os.Remove(p.pidFile)
+	}
 	return p.err
 }
 

@@ -318,3 +318,69 @@ func processRuns(pid int) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	return i > 0 && len(stat) > i+2 && stat[i+2] != 'Z'
 }
+
+// devrun killed with SIGKILL: mid-run, the app dies with it (parent-death
+// signal); mid-build, the next devrun up stops what the build left; either
+// way the next devrun up starts cleanly on the same port.
+func TestKilledDevrunLeavesNothing(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.start()
+	p.waitBody("v1")
+	pid := pidIn(t, filepath.Join(p.dir, ".devrun", "app.pid"))
+	p.kill()
+	if !poll(func() bool { return !processRuns(pid) }) {
+		t.Fatalf("the app %d outlived a killed devrun", pid)
+	}
+
+	// Killed mid-build, with a build that leaves a process of its group behind.
+	p.start("--build.command", `sh -c "sleep 3600 & wait" {out}`)
+	pidFile := filepath.Join(p.dir, ".devrun", "build.pid")
+	if !poll(func() bool { _, err := os.Stat(pidFile); return err == nil }) {
+		t.Fatal("no build started")
+	}
+	build := pidIn(t, pidFile)
+	p.kill()
+	if !groupRuns(build) {
+		t.Fatal("the build's group is gone already: the test proves nothing")
+	}
+	p.start()
+	p.waitBody("v1")
+	p.waitLog(fmt.Sprintf("stopped what an earlier devrun left running: process group %d", build), 1)
+	if groupRuns(build) {
+		t.Errorf("the killed build's process group %d still runs", build)
+	}
+	p.stop(os.Interrupt)
+}
+
+func pidIn(t *testing.T, file string) int {
+	t.Helper()
+	var pid int
+	if !poll(func() bool {
+		b, _ := os.ReadFile(file)
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			pid, _ = strconv.Atoi(f[0])
+		}
+		return pid > 0
+	}) {
+		t.Fatalf("%s holds no PID", file)
+	}
+	return pid
+}
+
+// groupRuns reports whether a process of group pgid runs (zombies aside).
+func groupRuns(pgid int) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
+}

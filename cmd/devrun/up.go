@@ -54,6 +54,13 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
+	for _, f := range []string{sup.Builder.(*runner.GoBuild).PIDFile, sup.Starter.(*runner.Host).PIDFile} {
+		if msg, err := runner.KillLeftover(f); err != nil {
+			log.Warn(err.Error())
+		} else if msg != "" {
+			log.Info(msg)
+		}
+	}
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
 		r, closeContainer, err := containerStarter(ctx, c, sup.Builder.(*runner.GoBuild), log, os.Stdout, os.Stderr)
 		if err != nil {
@@ -144,8 +151,10 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Tags:    c.Build.Tags,
 		Env:     c.Build.Env,
 		Command: c.Build.Command,
+		PIDFile: filepath.Join(filepath.Dir(c.Build.Output), "build.pid"),
 	}
 	host := &runner.Host{
+		PIDFile:     filepath.Join(filepath.Dir(c.Build.Output), "app.pid"),
 		Args:        c.Run.Args,
 		Env:         c.Run.Env,
 		StopSignal:  sig,

@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// KillLeftover kills the app an earlier devrun recorded in pidFile (see
+// Host.PIDFile) when that devrun was killed before it could stop it, and
+// removes the file. It kills only a process group whose leader still runs
+// the recorded binary, so a reused PID is left alone. It reports what it did.
+func KillLeftover(pidFile string) (string, error) {
+	b, err := os.ReadFile(pidFile)
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", pidFile, err)
+	}
+	defer os.Remove(pidFile)
+	pidText, bin, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 || !groupAlive(pid) || !runs(pid, bin) {
+		return "", nil
+	}
+	if err := killGroup(pid); err != nil {
+		return "", fmt.Errorf("stopping what an earlier devrun left running (process group %d): %w", pid, err)
+	}
+	return fmt.Sprintf("stopped what an earlier devrun left running: process group %d, %s", pid, bin), nil
+}
+
+// runs reports whether the group led by pid is still the one devrun
+// recorded: its leader runs the binary bin, or its leader is gone while the
+// group lives on (the kernel reuses no PID that still names a group). Where
+// the system cannot tell (no /proc), it says no: a process that may not be
+// devrun's is never killed.
+func runs(pid int, bin string) bool {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return false
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if os.IsNotExist(err) {
+		return true // the leader is gone; its group, which groupAlive saw, is ours
+	}
+	if err != nil {
+		return false
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	if exe == bin {
+		return true
+	}
+	resolved, err := filepath.EvalSymlinks(bin)
+	return err == nil && resolved == exe
+}
