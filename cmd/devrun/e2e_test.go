@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,19 @@ func (p *project) write(name, content string) {
 // start runs `devrun up` with args in the project.
 func (p *project) start(args ...string) {
 	p.t.Helper()
+	p.output = &lockedBuffer{}
+	p.run(p.output, args...)
+}
+
+// startTo runs `devrun up` with its output (and the app's) going to out.
+func (p *project) startTo(out io.Writer, args ...string) {
+	p.t.Helper()
+	p.output = &lockedBuffer{}
+	p.run(out, args...)
+}
+
+func (p *project) run(out io.Writer, args ...string) {
+	p.t.Helper()
 	bin, err := exec.LookPath("devrun") // installed on PATH by testscript.Main
 	if err != nil {
 		p.t.Fatal(err)
@@ -81,8 +95,7 @@ func (p *project) start(args ...string) {
 	p.cmd = exec.Command(bin, append([]string{"up", "--log", "devrun.log"}, args...)...)
 	p.cmd.Dir = p.dir
 	p.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(p.port), "CHILDREN="+p.children)
-	p.output = &lockedBuffer{}
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
@@ -383,4 +396,44 @@ func groupRuns(pgid int) bool {
 		}
 	}
 	return false
+}
+
+// An app that floods its output with megabytes a second does not slow
+// devrun: swaps and Ctrl-C work as usual.
+func TestFloodingAppKeepsDevrunResponsive(t *testing.T) {
+	flood := strings.Replace(server, "func main() {", `func main() {
+	go func() {
+		line := []byte(strings.Repeat("flood ", 10000) + "\n")
+		for {
+			os.Stdout.Write(line)
+		}
+	}()`, 1)
+	flood = strings.Replace(flood, `"os"`, `"os"
+	"strings"`, 1)
+	p := newProject(t, map[string]string{"main.go": flood, "version.go": version("v1")})
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	p.startTo(devnull)
+	p.waitBody("v1")
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.stop(os.Interrupt)
+}
+
+// Ctrl-C during a build stops the build's whole process group, and devrun
+// exits 0 with nothing left.
+func TestCtrlCDuringBuild(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.start("--build.command", `sh -c "sleep 3600 & wait" {out}`)
+	build := pidIn(t, filepath.Join(p.dir, ".devrun", "build.pid"))
+	p.stop(os.Interrupt)
+	if groupRuns(build) {
+		t.Errorf("the build's process group %d outlived Ctrl-C", build)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, ".devrun", "build.pid")); !os.IsNotExist(err) {
+		t.Errorf("build.pid is left: %v", err)
+	}
 }
