@@ -437,3 +437,20 @@ func TestCtrlCDuringBuild(t *testing.T) {
 		t.Errorf("build.pid is left: %v", err)
 	}
 }
+
+// The module's directory renamed under a running devrun: the watches and the
+// working directory follow the directory, and edits are still served.
+func TestProjectDirectoryRenamed(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.start()
+	p.waitBody("v1")
+	moved := p.dir + "-moved"
+	if err := os.Rename(p.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(moved) })
+	p.dir = moved
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.stop(os.Interrupt)
+}
