@@ -39,9 +39,34 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 	}
 }
 
+// findModule checks that go build has a module to build, so that devrun
+// says so instead of a failing build.
+func findModule() error {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			wd, _ := os.Getwd()
+			return fmt.Errorf("no go.mod in %s or above: run devrun in a Go module (or 'go mod init'), or set build.command", wd)
+		}
+		dir = parent
+	}
+}
+
 // up runs the watcher and the supervisor until ctx is done. What devrun
 // writes itself, the builds and the log file, is never watched.
 func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
+	if len(c.Build.Command) == 0 {
+		if err := findModule(); err != nil {
+			return err
+		}
+	}
 	opts := watchOptions(c, log, c.Build.Output, logFile)
 	if c.Run.Mode == "compose" {
 		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
