@@ -454,3 +454,30 @@ func TestProjectDirectoryRenamed(t *testing.T) {
 	p.waitBody("v2")
 	p.stop(os.Interrupt)
 }
+
+// An app that daemonises a process (a new session, outside the app's process
+// group): devrun adopts it as the app's reaper (Linux) and stops it with the
+// app, at a swap and at Ctrl-C.
+func TestDaemonisedGrandchildIsStopped(t *testing.T) {
+	daemonising := strings.Replace(withChild, `child.Env = append(os.Environ(), "CHILD=1")`,
+		`child.Env = append(os.Environ(), "CHILD=1")
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}`, 1)
+	daemonising = strings.Replace(daemonising, `"os/exec"`, `"os/exec"
+	"syscall"`, 1)
+	p := newProject(t, map[string]string{"main.go": daemonising, "version.go": version("v0")})
+	p.children = filepath.Join(t.TempDir(), "children")
+	p.start()
+	p.waitBody("v0")
+	p.write("version.go", version("v1"))
+	p.waitBody("v1")
+	if alive := p.liveChildren(); len(alive) != 1 {
+		t.Errorf("after a swap, %d daemons run, want 1: %v", len(alive), alive)
+	}
+	p.stop(os.Interrupt)
+	if alive := p.liveChildren(); len(alive) != 0 {
+		for _, pid := range alive {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("after Ctrl-C, daemons still run: %v", alive)
+	}
+}

@@ -79,6 +79,11 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
+	if c.Run.Mode == "host" {
+		if err := runner.BecomeSubreaper(); err != nil {
+			log.Warn(err.Error())
+		}
+	}
 	for _, f := range []string{sup.Builder.(*runner.GoBuild).PIDFile, sup.Starter.(*runner.Host).PIDFile} {
 		if msg, err := runner.KillLeftover(f); err != nil {
 			log.Warn(err.Error())
