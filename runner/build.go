@@ -84,6 +84,10 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 	}
 	if cmd.Process != nil {
 		_ = killGroup(cmd.Process.Pid) // anything the build left behind
+		for i := 0; i < 100 && groupAlive(cmd.Process.Pid); i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		reapGroup(cmd.Process.Pid)
 	}
 	if ctx.Err() != nil {
 		discard(dir)

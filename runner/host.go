@@ -98,6 +98,7 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 		}
 	}
 	<-p.done
+	reapGroup(p.pid)
 	stopDaemons()
 	if p.pidFile != "" {
 		os.Remove(p.pidFile)

@@ -37,3 +37,20 @@ func signalGroup(pid int, sig os.Signal) error {
 
 // killGroup kills every process in the group led by pid.
 func killGroup(pid int) error { return signalGroup(pid, syscall.SIGKILL) }
+
+// reapGroup collects the exited processes of group pgid that devrun
+// adopted as their subreaper (the members of a killed build or app whose
+// leader died first). Waiting on the group, not on any child, leaves the
+// children os/exec waits for alone.
+func reapGroup(pgid int) {
+	if pgid <= 0 {
+		return
+	}
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}

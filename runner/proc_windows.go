@@ -24,3 +24,6 @@ func killGroup(pid int) error {
 
 // groupAlive reports false: killGroup returns only after the tree has ended.
 func groupAlive(int) bool { return false }
+
+// reapGroup does nothing: Windows has no zombies to collect.
+func reapGroup(int) {}

@@ -238,6 +238,9 @@ func TestEditDuringBuildLastEditWins(t *testing.T) {
 		p.waitBody(fmt.Sprintf("v%d-last", i))
 	}
 	p.waitLog(`started in`, 21)
+	if z := zombiesOf(p.cmd.Process.Pid); len(z) > 0 {
+		t.Errorf("devrun has %d zombie children after 20 cancelled builds: %v", len(z), z)
+	}
 	p.stop(syscall.SIGTERM)
 	if n := p.countLog(`version.go changed during the build: building again`); n != 20 {
 		t.Errorf("%d of 20 second edits landed during a build", n)
@@ -480,4 +483,23 @@ func TestDaemonisedGrandchildIsStopped(t *testing.T) {
 		}
 		t.Errorf("after Ctrl-C, daemons still run: %v", alive)
 	}
+}
+
+// zombiesOf lists the zombie children of pid.
+func zombiesOf(pid int) []int {
+	var z []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			z = append(z, n)
+		}
+	}
+	return z
 }
