@@ -128,8 +128,12 @@ func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
 	dir := t.TempDir()
 	other := filepath.Join(dir, "other.yml")
 	os.WriteFile(other, []byte("services:\n  web:\n    image: "+dockertest.BusyboxImage+"\n    entrypoint: [\"/bin/sleep\", \"3600\"]\n"), 0o644)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o777)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/x\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
 	mine := filepath.Join(dir, "mine.yml")
-	os.WriteFile(mine, []byte("services:\n  devrun:\n    image: "+sidecar+"\n    command: [\"up\", \"--mode\", \"compose\", \"--service\", \"web\"]\n    user: \"1000\"\n    group_add: [\""+socketGID(t)+"\"]\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n"), 0o644)
+	os.WriteFile(mine, []byte("services:\n  devrun:\n    image: "+sidecar+"\n    command: [\"up\", \"--mode\", \"compose\", \"--service\", \"web\"]\n    user: \"1000\"\n    group_add: [\""+socketGID(t)+"\"]\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\", \""+src+":/src\"]\n"), 0o644)
 	b := &composeProject{t: t, name: fmt.Sprintf("devrunother%d", os.Getpid()), file: other}
 	a := &composeProject{t: t, name: fmt.Sprintf("devrunmine%d", os.Getpid()), file: mine}
 	t.Cleanup(func() { b.run("down", "-v", "-t", "1"); a.run("down", "-v", "-t", "1") })
