@@ -18,8 +18,12 @@ type Batch struct {
 }
 
 // batcher gathers changes into batches: a batch is due once no change arrived
-// for quiet, or maxWait after its first change, whichever comes first.
-// It is a pure value driven by the caller's clock.
+// for quiet, or maxWait after its first change, whichever comes first. A
+// batch that has grown into a burst (burstPaths paths or more: a checkout, a
+// formatter over the tree) waits for burstQuiet instead, so that a writer
+// that stalls for a moment, on a loaded machine, does not split its burst;
+// a save of a file or two keeps the short window. It is a pure value driven
+// by the caller's clock.
 type batcher struct {
 	quiet, maxWait time.Duration
 	paths          map[string]struct{}
@@ -46,9 +50,19 @@ func (b *batcher) add(p string, now time.Time, created bool) {
 // pending reports whether a batch is being gathered.
 func (b *batcher) pending() bool { return len(b.paths) > 0 }
 
+// Bursts wait for burstQuiet, when that is longer than the quiet window.
+const (
+	burstPaths = 16
+	burstQuiet = 100 * time.Millisecond
+)
+
 // due returns when the pending batch is to be sent.
 func (b *batcher) due() time.Time {
-	quiet := b.last.Add(b.quiet)
+	window := b.quiet
+	if len(b.paths) >= burstPaths {
+		window = max(window, burstQuiet)
+	}
+	quiet := b.last.Add(window)
 	if limit := b.first.Add(b.maxWait); b.maxWait > 0 && limit.Before(quiet) {
 		return limit
 	}

@@ -386,3 +386,14 @@ func TestOddTrees(t *testing.T) {
 		t.Errorf("a file replaced by a directory: got %q", got)
 	}
 }
+
+func TestBurstsWaitLonger(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	b := newBatcher(10*time.Millisecond, time.Second)
+	for i := range burstPaths {
+		b.add(fmt.Sprint(i), t0, false)
+	}
+	if got := b.due().Sub(t0); got != burstQuiet {
+		t.Errorf("a burst is due after %v, want %v", got, burstQuiet)
+	}
+}
