@@ -253,7 +253,7 @@ func TestContainerStopTimeoutAndReaping(t *testing.T) {
 	p.waitBody("v1")
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
-	p.waitLog(`stop 3\d\dms`, 1)
+	p.waitLog(`stop ([3-9]\d\dms|[\d.]+s)`, 1)
 	c := dockertest.Engine(t)
 	id := dockertest.ProjectContainers(t, c, p.dir)[0]
 	top, err := c.ContainerTop(context.Background(), id, client.ContainerTopOptions{Arguments: []string{"-o", "pid,stat,comm"}})
