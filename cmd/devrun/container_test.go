@@ -267,3 +267,18 @@ func TestContainerStopTimeoutAndReaping(t *testing.T) {
 	}
 	p.stop(os.Interrupt)
 }
+
+// Ctrl-C while devrun creates the dev container: devrun exits 0 and leaves
+// no container.
+func TestContainerCtrlCDuringCreation(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	c := dockertest.Engine(t)
+	p.startContainer(dockertest.BusyboxImage)
+	if !poll(func() bool { return len(dockertest.ProjectContainers(t, c, p.dir)) > 0 }) {
+		t.Fatal("no container was created")
+	}
+	p.stop(os.Interrupt)
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+}

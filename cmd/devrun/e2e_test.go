@@ -503,3 +503,21 @@ func zombiesOf(pid int) []int {
 	}
 	return z
 }
+
+// Ctrl-C right after an edit, while devrun builds and swaps: devrun exits 0,
+// and neither the app nor its child is left.
+func TestCtrlCDuringSwap(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": withChild, "version.go": version("v0")})
+	p.children = filepath.Join(t.TempDir(), "children")
+	p.start()
+	p.waitBody("v0")
+	p.write("version.go", version("v1"))
+	p.waitLog(`version.go changed: building`, 1)
+	p.stop(os.Interrupt)
+	if alive := p.liveChildren(); len(alive) != 0 {
+		t.Errorf("children left: %v", alive)
+	}
+	if get(p.url()) != "" {
+		t.Error("the app still answers")
+	}
+}
