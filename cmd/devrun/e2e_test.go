@@ -349,12 +349,11 @@ func TestKilledDevrunLeavesNothing(t *testing.T) {
 	}
 
 	// Killed mid-build, with a build that leaves a process of its group behind.
-	p.start("--build.command", `sh -c "sleep 3600 & wait" {out}`)
-	pidFile := filepath.Join(p.dir, ".devrun", "build.pid")
-	if !poll(func() bool { _, err := os.Stat(pidFile); return err == nil }) {
-		t.Fatal("no build started")
+	p.start("--build.command", `sh -c "sleep 3600 & echo > .devrun/slept; wait" {out}`)
+	if !poll(func() bool { _, err := os.Stat(filepath.Join(p.dir, ".devrun", "slept")); return err == nil }) {
+		t.Fatal("the build never started its sleep")
 	}
-	build := pidIn(t, pidFile)
+	build := pidIn(t, filepath.Join(p.dir, ".devrun", "build.pid"))
 	p.kill()
 	if !groupRuns(build) {
 		t.Fatal("the build's group is gone already: the test proves nothing")
