@@ -327,12 +327,46 @@ func (p *project) liveChildren() []int {
 }
 
 func processRuns(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	p, ok := readProc(pid)
+	if !ok {
 		return syscall.Kill(pid, 0) == nil
 	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i > 0 && len(stat) > i+2 && stat[i+2] != 'Z'
+	return p.state != "Z"
+}
+
+// proc is what /proc/<pid>/stat says of a process.
+type proc struct {
+	pid, ppid, pgid int
+	state           string
+}
+
+func readProc(pid int) (proc, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return proc{}, false
+	}
+	// The command name may hold spaces and parentheses: fields follow the last ')'.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 3 {
+		return proc{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgid, _ := strconv.Atoi(f[2])
+	return proc{pid: pid, ppid: ppid, pgid: pgid, state: f[0]}, true
+}
+
+// procs returns every process /proc lists.
+func procs() []proc {
+	entries, _ := os.ReadDir("/proc")
+	var all []proc
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if p, ok := readProc(pid); ok {
+				all = append(all, p)
+			}
+		}
+	}
+	return all
 }
 
 // devrun killed with SIGKILL: mid-run, the app dies with it (parent-death
@@ -385,15 +419,8 @@ func pidIn(t *testing.T, file string) int {
 
 // groupRuns reports whether a process of group pgid runs (zombies aside).
 func groupRuns(pgid int) bool {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+	for _, p := range procs() {
+		if p.pgid == pgid && p.state != "Z" {
 			return true
 		}
 	}
@@ -487,17 +514,9 @@ func TestDaemonisedGrandchildIsStopped(t *testing.T) {
 // zombiesOf lists the zombie children of pid.
 func zombiesOf(pid int) []int {
 	var z []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			z = append(z, n)
+	for _, p := range procs() {
+		if p.ppid == pid && p.state == "Z" {
+			z = append(z, p.pid)
 		}
 	}
 	return z
