@@ -75,7 +75,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
-	sup, err := supervisor(c, log, out, force)
+	sup, build, host, err := supervisor(c, log, out, force)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 			log.Warn(err.Error())
 		}
 	}
-	for _, f := range []string{sup.Builder.(*runner.GoBuild).PIDFile, sup.Starter.(*runner.Host).PIDFile} {
+	for _, f := range []string{build.PIDFile, host.PIDFile} {
 		if msg, err := runner.KillLeftover(f); err != nil {
 			log.Warn(err.Error())
 		} else if msg != "" {
@@ -92,7 +92,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		}
 	}
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
-		r, closeContainer, err := containerStarter(ctx, c, sup.Builder.(*runner.GoBuild), log, os.Stdout, os.Stderr)
+		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr)
 		if err != nil {
 			return err
 		}
@@ -166,10 +166,12 @@ func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Opt
 	}
 }
 
-func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) (*runner.Supervisor, error) {
+// supervisor makes the build → swap cycle for the host; container modes
+// change its build and replace its starter.
+func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) (*runner.Supervisor, *runner.GoBuild, *runner.Host, error) {
 	sig, err := runner.ParseSignal(c.Run.StopSignal)
 	if err != nil {
-		return nil, fmt.Errorf("run.stop_signal: %w", err)
+		return nil, nil, nil, fmt.Errorf("run.stop_signal: %w", err)
 	}
 	build := &runner.GoBuild{
 		Dir:     ".",
@@ -192,14 +194,15 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 	}
-	return &runner.Supervisor{
+	sup := &runner.Supervisor{
 		Builder:     build,
 		Starter:     host,
 		Restart:     runner.RestartPolicy(c.Run.Restart),
 		Log:         log,
 		BuildOutput: out,
 		Force:       force,
-	}, nil
+	}
+	return sup, build, host, nil
 }
 
 // inside returns target relative to root, if it lies inside it.
