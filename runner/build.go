@@ -64,7 +64,8 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 		// linked binary is moved, not copied, into place.
 		tmp := filepath.Join(dir, "tmp")
 		if err := os.Mkdir(tmp, 0o755); err != nil {
-			return "", fmt.Errorf("making the build's temporary directory: %w", err)
+			discard(dir)
+			return "", b.diskFull(fmt.Errorf("making the build's temporary directory: %w", err), nil)
 		}
 		defer os.RemoveAll(tmp)
 		cmd.Env = append(cmd.Env, "GOTMPDIR="+tmp)
@@ -98,7 +99,7 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) {
 			return "", fmt.Errorf("running the build: %w", err)
 		}
-		return "", &BuildError{Output: output.Bytes(), Err: err}
+		return "", &BuildError{Output: output.Bytes(), Err: b.diskFull(err, output.Bytes())}
 	}
 	if _, err := os.Stat(out); err != nil {
 		return "", &BuildError{Output: output.Bytes(), Err: fmt.Errorf("the build wrote no %s", out)}
@@ -136,7 +137,7 @@ func (b *GoBuild) nextOutput() (dir, out string, err error) {
 	}
 	dir = filepath.Join(outDir, strconv.Itoa(n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", fmt.Errorf("making the output directory: %w", err)
+		return "", "", b.diskFull(fmt.Errorf("making the output directory: %w", err), nil)
 	}
 	return dir, filepath.Join(dir, name), nil
 }
@@ -178,6 +179,41 @@ func (b *GoBuild) keep(dir string) {
 		b.kept = b.kept[1:]
 	}
 }
+
+// A DiskFullError is a build that ran out of disk space. Its message says
+// where the space is needed and how to make room.
+type DiskFullError struct {
+	OutDir string // the directory binaries are built into
+	Err    error
+}
+
+func (e *DiskFullError) Error() string {
+	return fmt.Sprintf("%v: the disk is full; free space on the disk that holds %s "+
+		"(and the Go build cache, `go env GOCACHE`), or point build.output at another disk", e.Err, e.OutDir)
+}
+
+func (e *DiskFullError) Unwrap() error { return e.Err }
+
+// diskFull wraps err in a *DiskFullError when the build failed for lack of
+// space: when err says so, or when the build's output does.
+func (b *GoBuild) diskFull(err error, output []byte) error {
+	full := errors.Is(err, syscall.ENOSPC)
+	for _, phrase := range diskFullPhrases {
+		full = full || bytes.Contains(output, []byte(phrase))
+	}
+	if !full {
+		return err
+	}
+	dir, abserr := filepath.Abs(b.OutDir)
+	if abserr != nil {
+		dir = b.OutDir
+	}
+	return &DiskFullError{OutDir: dir, Err: err}
+}
+
+// diskFullPhrases are how the go command reports a full disk, on Unix and on
+// Windows (ERROR_DISK_FULL).
+var diskFullPhrases = []string{"no space left on device", "not enough space on the disk"}
 
 // discard removes a build's output directory; "" names none.
 func discard(dir string) {
