@@ -244,7 +244,9 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 				return nil
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.opts.Log.Warn("the kernel dropped file events; rebuilding to be safe")
+				w.opts.Log.Warn("the kernel dropped file events (more changes at once than " +
+					"the sysctl fs.inotify.max_queued_events allows); rescanning the tree and rebuilding")
+				w.rescan()
 				b.add(".", time.Now(), false)
 			} else {
 				w.opts.Log.Warn("file watcher", "err", err)
@@ -314,6 +316,22 @@ func (w *Watcher) addTree(rel string, b *batcher, now time.Time) {
 	err := w.walk(rel, w.addDir, func(r string, _ fs.DirEntry) { b.add(r, now, false) })
 	if err != nil {
 		w.opts.Log.Warn(err.Error())
+	}
+}
+
+// rescan brings the watches up to date after the kernel dropped events, the
+// creations and removals of directories among them. Every directory is
+// watched again: one removed and created anew needs a new watch.
+func (w *Watcher) rescan() {
+	for d := range w.dirs {
+		if !w.exists(d) {
+			w.dropTree(d)
+		}
+	}
+	for _, p := range w.opts.Paths {
+		if err := w.walk(path.Clean(filepath.ToSlash(p)), w.addDir, nil); err != nil {
+			w.opts.Log.Warn(err.Error())
+		}
 	}
 }
 

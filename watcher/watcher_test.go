@@ -9,11 +9,14 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/devrun/devrun/internal/tmpfs"
 )
 
 // harness runs a Watcher over a temporary tree.
@@ -31,6 +34,11 @@ func start(t *testing.T, root string, opts Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run(t, root, w)
+}
+
+// run runs w, which watches root.
+func run(t *testing.T, root string, w *Watcher) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Batch)
 	done := make(chan error)
@@ -396,4 +404,99 @@ func TestBurstsWaitLonger(t *testing.T) {
 	if got := b.due().Sub(t0); got != burstQuiet {
 		t.Errorf("a burst is due after %v, want %v", got, burstQuiet)
 	}
+}
+
+// A tree of 100,000 files is watched, and a branch switch brings in 100,000
+// more, in new directories, while the watcher is busy: the kernel's event
+// queue overflows and drops events, new directories' among them. The
+// watcher rescans the tree, so that edits everywhere are reported.
+func TestHundredThousandFilesAndAnOverflow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200,000 files")
+	}
+	root, _ := tmpfs.Dir(t, "1g")
+	writeTree(t, root, "old", 100_000)
+	os.Mkdir(filepath.Join(root, "new"), 0o755)
+	writeTree(t, root, "recreated", 100)
+	log := &lockedWriter{}
+	w, err := New(Options{Root: root, Log: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing reads the events yet: rewriting the old files fills the
+	// kernel's queue, and the new directories' events are dropped.
+	writeTree(t, root, "old", 100_000)
+	writeTree(t, root, "new", 100_000)
+	os.RemoveAll(filepath.Join(root, "recreated"))
+	writeTree(t, root, "recreated", 100)
+	h := run(t, root, w)
+	h.settle()
+	if !strings.Contains(log.String(), "dropped file events") {
+		t.Errorf("no overflow reported; log:\n%s", log.String())
+	}
+	for _, rel := range []string{"old/d999/f99999.txt", "new/d000/f0.txt", "new/d500/f50000.txt", "new/d999/f99999.txt", "recreated/d000/f99.txt"} {
+		h.write(rel, "edited")
+		if got, want := paths(h.sync()), []string{rel}; !slices.Equal(got, want) {
+			t.Errorf("edit after the overflow: got %v, want %v", got, want)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// writeTree writes n files under dir, 100 to a directory.
+func writeTree(t *testing.T, root, dir string, n int) {
+	t.Helper()
+	for i := range n {
+		d := filepath.Join(root, dir, fmt.Sprintf("d%03d", i/100))
+		if i%100 == 0 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d.txt", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// settle waits until the watcher has caught up with a storm of changes, when
+// the kernel may have dropped events (the barrier's among them): it writes
+// barriers until one comes through, and discards every batch up to it.
+func (h *harness) settle() {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		h.n++
+		name := fmt.Sprintf("barrier-%d", h.n)
+		h.write(name, "")
+		wait := time.After(time.Second)
+	drain:
+		for {
+			select {
+			case b := <-h.batches:
+				if slices.Contains(b.Paths, name) {
+					return
+				}
+			case <-wait:
+				break drain
+			}
+		}
+	}
+	h.t.Fatal("the watcher never caught up")
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/devrun/devrun/internal/tmpfs"
 )
 
 // The disk that holds the build output fills up: the build fails with an
@@ -14,7 +16,10 @@ import (
 // there is room again the next edit is served.
 func TestDiskFullKeepsTheOldAppServing(t *testing.T) {
 	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
-	out := smallDisk(t, "32m")
+	out, ok := tmpfs.Dir(t, "32m")
+	if !ok {
+		t.Skip("filling a disk needs a tmpfs: run as root")
+	}
 	p.start("--build.output", out)
 	p.waitBody("v1")
 
@@ -32,21 +37,6 @@ func TestDiskFullKeepsTheOldAppServing(t *testing.T) {
 	p.write("version.go", version("v3"))
 	p.waitBody("v3")
 	p.stop(os.Interrupt)
-}
-
-// smallDisk mounts a tmpfs of size in a new directory, for the test's life.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("mounting a tmpfs needs root (CAP_SYS_ADMIN): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
 }
 
 // fill writes a file into dir until the disk is full, and returns its path.
