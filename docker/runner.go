@@ -139,13 +139,18 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 		return r.ensureExisting(ctx)
 	}
 	if r.ctr != nil {
+		// Forgotten only once removed: an engine that does not answer now
+		// must not be left with it.
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
-		r.opts.Engine.ContainerRemove(ctx, r.ctr.id, client.ContainerRemoveOptions{Force: true})
+		_, err := r.opts.Engine.ContainerRemove(ctx, r.ctr.id, client.ContainerRemoveOptions{Force: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			return nil, r.engineError("removing the dev container "+r.ctr.id[:12], err)
+		}
 		r.ctr = nil
 	}
 	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
 	if err != nil {
-		return nil, fmt.Errorf("creating the dev container: %w", err)
+		return nil, r.engineError("creating the dev container", err)
 	}
 	if r.opts.Copy {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
@@ -213,13 +218,61 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
 		if !c.isClosing() {
-			r.opts.Log.Warn("the dev container " + id[:12] + " is gone (stopped or removed from outside); devrun makes a new one at the next swap")
+			r.opts.Log.Warn(r.whyGone(id) + "; devrun " + map[bool]string{true: "starts it", false: "makes a new one"}[r.opts.Existing != ""] +
+				" at the next change, or now on r + Enter")
 		}
 		c.handle(record{kind: "gone"})
 		close(c.done)
 	}()
 	return c, nil
 }
+
+// whyGone asks the engine why the container's output stream ended, and
+// says it in a sentence.
+func (r *Runner) whyGone(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := r.opts.Engine.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	switch {
+	case cerrdefs.IsNotFound(err), err == nil && info.Container.State != nil && info.Container.State.Status == "removing":
+		return "the dev container " + id[:12] + " was removed from outside"
+	case err != nil:
+		return fmt.Sprintf("lost the Docker engine, and the dev container %s with it (%v)", id[:12], err)
+	case info.Container.State == nil || info.Container.State.Running:
+		return "the engine closed the dev container " + id[:12] + "'s output"
+	default:
+		return fmt.Sprintf("the dev container %s stopped (exit code %d), from outside or with the engine", id[:12], info.Container.State.ExitCode)
+	}
+}
+
+// engineError explains why the operation op failed: the image is gone, or
+// the engine does not answer.
+func (r *Runner) engineError(op string, err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("%s: the image %s is no longer on the engine (deleted?), and devrun does not pull images: "+
+			"run 'docker pull %s' or build it again: %w", op, r.opts.Image, r.opts.Image, err)
+	case client.IsErrConnectionFailed(err):
+		return &engineDownError{op: op, host: r.opts.Engine.DaemonHost(),
+			then: "devrun tries again at the next change, or now on r + Enter", err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// An engineDownError is an operation that failed because the engine does not
+// answer. Its message names the engine and what to do; the client's own
+// words, which say the same at length, are left to Unwrap.
+type engineDownError struct {
+	op, host string
+	then     string // what happens next
+	err      error
+}
+
+func (e *engineDownError) Error() string {
+	return e.op + ": the Docker engine at " + e.host + " does not answer (stopped or restarting?); " + e.then
+}
+
+func (e *engineDownError) Unwrap() error { return e.err }
 
 // stage puts the binary at /devrun/app: a rename in the mounted directory,
 // so the container never sees a half-written file, or a copy through the
@@ -300,13 +353,17 @@ func (r *Runner) Close(ctx context.Context) error {
 		return nil // not devrun's: the supervisor has stopped the app, the container stays
 	}
 	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case client.IsErrConnectionFailed(err):
+		return &engineDownError{op: "removing the dev container " + ctr.id[:12], host: r.opts.Engine.DaemonHost(),
+			then: "the container stays on it, and the next devrun up removes it", err: err}
 	}
-	return nil
+	return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)
 }
 
 var (
-	errGone     = errors.New("the dev container is gone (stopped or removed from outside)")
+	errGone     = errors.New("the dev container is gone")
 	errNoAnswer = errors.New("the dev container's pid1 did not answer")
 )

@@ -178,7 +178,7 @@ func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
 	}
 
 	c.ContainerRemove(context.Background(), before[0], client.ContainerRemoveOptions{Force: true})
-	p.waitLog(`the dev container `+before[0][:12]+` is gone \(stopped or removed from outside\)`, 1)
+	p.waitLog(`the dev container `+before[0][:12]+` was removed from outside; devrun makes a new one at the next change`, 1)
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
 	p.waitLog(`creating a new dev container in place of `+before[0][:12], 1)

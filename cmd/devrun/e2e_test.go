@@ -31,6 +31,8 @@ type project struct {
 	exited chan struct{}
 	// children is where the withChild app records its children's PIDs.
 	children string
+	// env holds further KEY=value entries for devrun's environment.
+	env []string
 }
 
 type lockedBuffer struct {
@@ -95,6 +97,7 @@ func (p *project) run(out io.Writer, args ...string) {
 	p.cmd = exec.Command(bin, append([]string{"up", "--log", "devrun.log"}, args...)...)
 	p.cmd.Dir = p.dir
 	p.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(p.port), "CHILDREN="+p.children)
+	p.cmd.Env = append(p.cmd.Env, p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
