@@ -71,7 +71,6 @@ func TestEngineRestartedStoppedAndImageDeleted(t *testing.T) {
 	p.write("version.go", version("v6"))
 	p.waitBody("v6")
 
-
 	// Ctrl-C while the engine is down: devrun exits, and says that the
 	// container stays; the next devrun up removes it.
 	left := dockertest.ProjectContainers(t, c, p.dir)
