@@ -158,8 +158,8 @@ func TestContainerIsLockedDown(t *testing.T) {
 }
 
 // An app that crashes is reported with its exit code, and its container
-// stays for its logs; a container removed from outside is reported and
-// recreated at the next swap.
+// stays for its logs; a container removed or stopped from outside is
+// reported and recreated at the next swap.
 func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
 	crash := strings.Replace(server, "func main() {", "func main() {\n\tif version == \"crash\" {\n\t\tfmt.Println(\"crashing on purpose\")\n\t\tos.Exit(7)\n\t}", 1)
 	p := newProject(t, map[string]string{"main.go": crash, "version.go": version("v1")})
@@ -182,6 +182,20 @@ func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
 	p.waitLog(`creating a new dev container in place of `+before[0][:12], 1)
+
+	// Stopped from outside (docker stop): reported, and made anew, the
+	// stopped one removed.
+	second := dockertest.ProjectContainers(t, c, p.dir)
+	timeout := 1
+	if _, err := c.ContainerStop(context.Background(), second[0], client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(`the dev container `+second[0][:12]+` stopped \(exit code \d+\), from outside or with the engine`, 1)
+	p.write("version.go", version("v3"))
+	p.waitBody("v3")
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 || ids[0] == second[0] {
+		t.Errorf("containers %v after a stop from outside, want one new one", ids)
+	}
 	p.stop(os.Interrupt)
 }
 
