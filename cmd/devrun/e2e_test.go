@@ -119,9 +119,11 @@ func (p *project) run(out io.Writer, args ...string) {
 // stop sends sig to devrun and waits for it to exit 0.
 func (p *project) stop(sig os.Signal) {
 	p.t.Helper()
+	start := time.Now()
 	p.cmd.Process.Signal(sig)
 	select {
 	case <-p.exited:
+		p.t.Logf("devrun exited %s after %v", time.Since(start).Round(time.Millisecond), sig)
 	case <-time.After(waitTimeout):
 		p.t.Fatal("devrun did not exit")
 	}
