@@ -18,11 +18,13 @@ type devContainer struct {
 	conn    client.HijackedResponse
 	records chan record   // every record, for whoever awaits one
 	done    chan struct{} // closed when the attach stream ends: the container stopped
+	goneErr error         // what the app's instances end with then
 
 	mu      sync.Mutex
 	pending *instance // started, not yet reported running
 	current *instance // the app that runs
 	closing bool      // devrun is removing the container
+	ending  bool      // pid1 reported that the container is being stopped
 	// unresponsive is set when pid1 did not answer a stop.
 	unresponsive bool
 }
@@ -40,6 +42,22 @@ func (c *devContainer) gone() bool {
 	default:
 		return false
 	}
+}
+
+// goneOrGoing reports whether the container is gone, waiting (within ctx)
+// for it to go when pid1 has said that it is being stopped.
+func (c *devContainer) goneOrGoing(ctx context.Context) bool {
+	c.mu.Lock()
+	ending := c.ending
+	c.mu.Unlock()
+	if !ending {
+		return c.gone()
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // close marks the container as being removed by devrun, and detaches.
@@ -66,10 +84,16 @@ func (c *devContainer) handle(r record) {
 			c.current.finish(exitErr(r.code()))
 			c.current = nil
 		}
+	case "shutdown": // the container is being stopped: not the app's doing
+		c.ending = true
+		if c.current != nil {
+			c.current.finish(c.goneErr)
+			c.current = nil
+		}
 	case "gone":
 		for _, in := range []*instance{c.current, c.pending} {
 			if in != nil {
-				in.finish(errGone)
+				in.finish(c.goneErr)
 			}
 		}
 		c.current, c.pending = nil, nil
@@ -90,7 +114,7 @@ func (c *devContainer) await(ctx context.Context, kind string) error {
 			case kind:
 				return nil
 			case "gone":
-				return errGone
+				return c.goneErr
 			case "failed":
 				if kind == "started" {
 					return fmt.Errorf("starting the app in the container: %s", r.value)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,8 +29,9 @@ type Runner struct {
 	opts   Options
 	create client.ContainerCreateOptions
 
-	mu  sync.Mutex
-	ctr *devContainer // nil until the first Start
+	mu    sync.Mutex
+	ctr   *devContainer // nil until the first Start
+	stale []string      // containers of devrun's that could not be removed yet
 }
 
 // New checks opts and returns a Runner.
@@ -132,25 +136,21 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 
 // ensure returns a running, attached container, creating one if needed.
 func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
-	if r.ctr != nil && !r.ctr.gone() {
+	if r.ctr != nil && !r.ctr.goneOrGoing(ctx) {
 		return r.ctr, nil
 	}
 	if r.opts.Existing != "" {
 		return r.ensureExisting(ctx)
 	}
+	r.removeStale()
 	if r.ctr != nil {
-		// Forgotten only once removed: an engine that does not answer now
-		// must not be left with it.
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
-		_, err := r.opts.Engine.ContainerRemove(ctx, r.ctr.id, client.ContainerRemoveOptions{Force: true})
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			return nil, r.engineError("removing the dev container "+r.ctr.id[:12], err)
-		}
+		r.remove(r.ctr.id)
 		r.ctr = nil
 	}
 	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
 	if err != nil {
-		return nil, r.engineError("creating the dev container", err)
+		return nil, r.createError(err)
 	}
 	if r.opts.Copy {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
@@ -166,7 +166,7 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	if _, err := r.opts.Engine.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		ctr.close()
 		r.remove(created.ID)
-		return nil, fmt.Errorf("starting the dev container: %w", err)
+		return nil, r.engineError("starting the dev container", err)
 	}
 	if err := ctr.await(ctx, "ready"); err != nil {
 		return nil, fmt.Errorf("starting the dev container: %w", err)
@@ -200,10 +200,31 @@ func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
 	return ctr, nil
 }
 
-func (r *Runner) remove(id string) {
+// remove removes a container of devrun's. One it cannot remove now (the
+// engine does not answer) is kept on the stale list, to be removed later.
+func (r *Runner) remove(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	_, err := r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		if !slices.Contains(r.stale, id) {
+			r.stale = append(r.stale, id)
+		}
+		return err
+	}
+	return nil
+}
+
+// removeStale tries again to remove the containers on the stale list.
+func (r *Runner) removeStale() error {
+	var errs []error
+	for _, id := range slices.Clone(r.stale) {
+		r.stale = slices.DeleteFunc(r.stale, func(s string) bool { return s == id })
+		if err := r.remove(id); err != nil {
+			errs = append(errs, fmt.Errorf("removing the dev container %s: %w", id[:12], err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // attach streams the container's output to the Runner's writers, taking
@@ -211,15 +232,19 @@ func (r *Runner) remove(id string) {
 func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 	resp, err := r.opts.Engine.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, fmt.Errorf("attaching to the dev container: %w", err)
+		return nil, r.engineError("attaching to the dev container", err)
 	}
-	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{})}
+	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{}),
+		goneErr: goneError{own: r.opts.Existing == ""}}
 	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
 		if !c.isClosing() {
-			r.opts.Log.Warn(r.whyGone(id) + "; devrun " + map[bool]string{true: "starts it", false: "makes a new one"}[r.opts.Existing != ""] +
-				" at the next change, or now on r + Enter")
+			next := "; devrun makes a new one"
+			if r.opts.Existing != "" {
+				next = "; devrun starts it at the next change, or now on r + Enter"
+			}
+			r.opts.Log.Warn(r.whyGone(id) + next)
 		}
 		c.handle(record{kind: "gone"})
 		close(c.done)
@@ -245,18 +270,23 @@ func (r *Runner) whyGone(id string) string {
 	}
 }
 
-// engineError explains why the operation op failed: the image is gone, or
-// the engine does not answer.
+// engineError explains why the operation op failed when the engine does
+// not answer.
 func (r *Runner) engineError(op string, err error) error {
-	switch {
-	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("%s: the image %s is no longer on the engine (deleted?), and devrun does not pull images: "+
-			"run 'docker pull %s' or build it again: %w", op, r.opts.Image, r.opts.Image, err)
-	case client.IsErrConnectionFailed(err):
-		return &engineDownError{op: op, host: r.opts.Engine.DaemonHost(),
-			then: "devrun tries again at the next change, or now on r + Enter", err: err}
+	if engineUnreachable(err) {
+		return &engineDownError{op: op, host: r.opts.Engine.DaemonHost(), err: err}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// createError explains why the dev container could not be created: the
+// image is gone, or the engine does not answer.
+func (r *Runner) createError(err error) error {
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("creating the dev container: the image %s is no longer on the engine (deleted?), and devrun does not pull images: "+
+			"run 'docker pull %s' or build it again: %w", r.opts.Image, r.opts.Image, err)
+	}
+	return r.engineError("creating the dev container", err)
 }
 
 // An engineDownError is an operation that failed because the engine does not
@@ -264,15 +294,23 @@ func (r *Runner) engineError(op string, err error) error {
 // words, which say the same at length, are left to Unwrap.
 type engineDownError struct {
 	op, host string
-	then     string // what happens next
+	then     string // what happens next, if the caller does not say it
 	err      error
 }
 
 func (e *engineDownError) Error() string {
-	return e.op + ": the Docker engine at " + e.host + " does not answer (stopped or restarting?); " + e.then
+	msg := e.op + ": the Docker engine at " + e.host + " does not answer (stopped or restarting?)"
+	if e.then != "" {
+		msg += "; " + e.then
+	}
+	return msg
 }
 
 func (e *engineDownError) Unwrap() error { return e.err }
+
+// Is makes an engine that does not answer runner.ErrGone: the supervisor
+// tries again until it does.
+func (e *engineDownError) Is(target error) bool { return target == runner.ErrGone }
 
 // stage puts the binary at /devrun/app: a rename in the mounted directory,
 // so the container never sees a half-written file, or a copy through the
@@ -339,31 +377,49 @@ func (r *Runner) copyIn(ctx context.Context, id, name, src string) error {
 	return nil
 }
 
-// Close removes the dev container, stopping it first if it runs.
+// Close removes the dev container, stopping it first if it runs, and any
+// container of devrun's that could not be removed before.
 func (r *Runner) Close(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ctr == nil {
-		return nil
+	if r.ctr != nil {
+		r.ctr.close()
+		if r.opts.Existing == "" { // else not devrun's: the supervisor has stopped the app, the container stays
+			r.remove(r.ctr.id)
+		}
+		r.ctr = nil
 	}
-	ctr := r.ctr
-	r.ctr = nil
-	ctr.close()
-	if r.opts.Existing != "" {
-		return nil // not devrun's: the supervisor has stopped the app, the container stays
+	err := r.removeStale()
+	if err != nil && engineUnreachable(err) {
+		return &engineDownError{op: "removing the dev container " + shortIDs(r.stale), host: r.opts.Engine.DaemonHost(),
+			then: "it stays there, and the next devrun up removes it", err: err}
 	}
-	_, err := r.opts.Engine.ContainerRemove(ctx, ctr.id, client.ContainerRemoveOptions{Force: true})
-	switch {
-	case err == nil, cerrdefs.IsNotFound(err):
-		return nil
-	case client.IsErrConnectionFailed(err):
-		return &engineDownError{op: "removing the dev container " + ctr.id[:12], host: r.opts.Engine.DaemonHost(),
-			then: "the container stays on it, and the next devrun up removes it", err: err}
-	}
-	return fmt.Errorf("removing the dev container %s: %w", ctr.id[:12], err)
+	return err
 }
 
-var (
-	errGone     = errors.New("the dev container is gone")
-	errNoAnswer = errors.New("the dev container's pid1 did not answer")
-)
+func shortIDs(ids []string) string {
+	short := make([]string, len(ids))
+	for i, id := range ids {
+		short[i] = id[:12]
+	}
+	return strings.Join(short, ", ")
+}
+
+// engineUnreachable reports whether err says that the engine does not
+// answer: the client's connection error, or a failed dial of an attach.
+func engineUnreachable(err error) bool {
+	var op *net.OpError
+	return client.IsErrConnectionFailed(err) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+var errNoAnswer = errors.New("the dev container's pid1 did not answer")
+
+// goneError is the error an app's Process ends with when its container goes.
+// For a container of devrun's own it is runner.ErrGone: the supervisor makes
+// a new one at once. A compose service's container, which may have been
+// stopped on purpose, is started again at the next change.
+type goneError struct{ own bool }
+
+func (e goneError) Error() string { return "the dev container is gone" }
+
+func (e goneError) Is(target error) bool { return e.own && target == runner.ErrGone }

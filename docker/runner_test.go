@@ -11,6 +11,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/devrun/devrun/runner"
 )
 
 // inspectOnly is an Engine whose ContainerInspect answers with state or err;
@@ -64,13 +66,16 @@ func TestEngineErrorNamesTheCause(t *testing.T) {
 	r := &Runner{opts: Options{Engine: inspectOnly{}, Image: "app:dev"}}
 	down := unreachableErr(t)
 	err := r.engineError("creating the dev container", down)
-	if want := "creating the dev container: the Docker engine at unix:///nowhere.sock does not answer (stopped or restarting?); devrun tries again"; !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("engine down: got %q, want it to start with %q", err, want)
+	if want := "creating the dev container: the Docker engine at unix:///nowhere.sock does not answer (stopped or restarting?)"; err.Error() != want {
+		t.Errorf("engine down: got %q, want %q", err, want)
 	}
 	if !errors.Is(err, down) {
 		t.Error("the engine-down error does not wrap the client's")
 	}
-	err = r.engineError("creating the dev container", fmt.Errorf("no such image: %w", cerrdefs.ErrNotFound))
+	if !errors.Is(err, runner.ErrGone) {
+		t.Error("an engine that does not answer is not runner.ErrGone: the supervisor would not try again")
+	}
+	err = r.createError(fmt.Errorf("no such image: %w", cerrdefs.ErrNotFound))
 	if want := "the image app:dev is no longer on the engine (deleted?), and devrun does not pull images"; !strings.Contains(err.Error(), want) {
 		t.Errorf("image gone: got %q, want %q in it", err, want)
 	}

@@ -10,6 +10,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -47,6 +48,13 @@ type Process interface {
 	// A nil error means exit code 0.
 	Err() error
 }
+
+// ErrGone, in the error of a Process or a Starter (errors.Is), says that the
+// place the app runs in is gone or cannot be reached for now (its container
+// removed, its engine restarting), through no doing of the app's. The
+// Supervisor then starts the newest build again, with a backoff, whatever its
+// restart policy, until the Starter succeeds or a change comes.
+var ErrGone = errors.New("the app's environment is gone")
 
 // A BuildError is a build that ran and failed.
 type BuildError struct {

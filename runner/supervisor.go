@@ -128,7 +128,9 @@ type loop struct {
 	reported  bool // proc's exit has been handled
 	backoff   time.Duration
 	restartAt <-chan time.Time
-	cycles    int // apps started from a build so far
+	cycles    int  // apps started from a build so far
+	retrying  bool // starts fail with ErrGone; the first failure has been logged
+	regone    bool // the app's environment went: a restart is under way
 }
 
 func (l *loop) build(ctx context.Context, t Trigger) {
@@ -206,12 +208,16 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 	p, err := l.Starter.Start(ctx, a)
 	t.start = time.Since(begin)
 	if err != nil {
-		l.Log.Error(err.Error() + "; waiting for a change")
+		l.startFailed(err, t.build != 0)
 		return
 	}
 	l.proc, l.started, l.reported = p, time.Now(), false
 	total := ms(t.debounce + t.build + t.stop + t.start)
+	again := l.retrying || l.regone
+	l.retrying, l.regone = false, false
 	switch {
+	case t.build == 0 && again:
+		l.Log.Info("started again")
 	case t.build == 0: // a restart after the app exited
 	case l.cycles == 0:
 		l.Log.Info(fmt.Sprintf("started in %s (build %s, start %s)", total, ms(t.build), ms(t.start)))
@@ -220,6 +226,26 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 			total, ms(t.debounce), ms(t.build), ms(t.stop), ms(t.start)))
 	}
 	l.cycles++
+}
+
+// startFailed waits for a change, or, when the app's environment is gone
+// for now, tries again with a backoff. Of the failures in a row, only the
+// first is logged, and a new build that has to wait.
+func (l *loop) startFailed(err error, built bool) {
+	if !errors.Is(err, ErrGone) {
+		l.retrying = false
+		l.Log.Error(err.Error() + "; waiting for a change")
+		return
+	}
+	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
+	l.restartAt = time.After(l.backoff)
+	switch {
+	case !l.retrying:
+		l.Log.Error(err.Error() + "; trying again until it works")
+		l.retrying = true
+	case built:
+		l.Log.Info("the new build is ready; it starts as soon as it can")
+	}
 }
 
 func (l *loop) stopApp() {
@@ -247,7 +273,8 @@ func (l *loop) appExited() {
 	if err != nil {
 		status = exitStatus(err)
 	}
-	restart := l.Restart == RestartAlways || (l.Restart == RestartOnFailure && err != nil)
+	gone := errors.Is(err, ErrGone)
+	restart := gone || l.Restart == RestartAlways || (l.Restart == RestartOnFailure && err != nil)
 	if !restart {
 		l.Log.Warn(fmt.Sprintf("app %s after %s; waiting for a change", status, ms(ran)))
 		return
@@ -256,7 +283,11 @@ func (l *loop) appExited() {
 		l.backoff = 0
 	}
 	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
-	l.Log.Warn(fmt.Sprintf("app %s after %s; restarting in %s (restart: %s)", status, ms(ran), ms(l.backoff), l.Restart))
+	why := fmt.Sprintf("restart: %s", l.Restart)
+	if gone {
+		why, l.regone = "not the app's doing", true
+	}
+	l.Log.Warn(fmt.Sprintf("app %s after %s; restarting in %s (%s)", status, ms(ran), ms(l.backoff), why))
 	l.restartAt = time.After(l.backoff)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -48,11 +49,18 @@ type fakeStarter struct {
 	mu      sync.Mutex
 	started []*fakeProcess
 	starts  chan *fakeProcess
+	fail    []error // what the next starts fail with, in order
 }
 
 func (s *fakeStarter) Start(_ context.Context, a Artifact) (Process, error) {
 	p := &fakeProcess{art: a, done: make(chan struct{})}
 	s.mu.Lock()
+	if len(s.fail) > 0 {
+		err := s.fail[0]
+		s.fail = s.fail[1:]
+		s.mu.Unlock()
+		return nil, err
+	}
 	s.started = append(s.started, p)
 	s.mu.Unlock()
 	s.starts <- p
@@ -64,15 +72,24 @@ type fakeProcess struct {
 	once  sync.Once
 	stops int
 	done  chan struct{}
+	err   error
 }
 
 func (p *fakeProcess) Stop(context.Context) error {
 	p.stops++
 	p.once.Do(func() { close(p.done) })
-	return nil
+	return p.err
 }
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
-func (p *fakeProcess) Err() error            { return nil }
+func (p *fakeProcess) Err() error            { return p.err }
+
+// exit ends the process by itself, with err.
+func (p *fakeProcess) exit(err error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.done)
+	})
+}
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -187,5 +204,31 @@ func (v *supervised) waitLog(t *testing.T, text string) {
 		case <-deadline:
 			t.Fatalf("the log never said %q: %s", text, v.log.String())
 		}
+	}
+}
+
+// An app whose environment went (its container removed, its engine
+// restarting) is started again whatever the restart policy, and the starts
+// that fail meanwhile are tried again with a backoff, logged once.
+func TestGoneEnvironmentIsStartedAgain(t *testing.T) {
+	v := supervise(t)
+	v.b.next(t).answer <- result{art: "v1"}
+	p1 := <-v.s.starts
+	gone := fmt.Errorf("the dev container is gone: %w", ErrGone)
+	v.s.mu.Lock()
+	v.s.fail = []error{gone, gone}
+	v.s.mu.Unlock()
+	p1.exit(gone)
+	p2 := <-v.s.starts
+	v.waitLog(t, "started again")
+	v.stop()
+	if p2.art != "v1" {
+		t.Errorf("started %s again, want v1", p2.art)
+	}
+	if n := strings.Count(v.log.String(), "trying again until it works"); n != 1 {
+		t.Errorf("the failed starts were logged %d times, want once:\n%s", n, v.log.String())
+	}
+	if !strings.Contains(v.log.String(), "not the app's doing") {
+		t.Errorf("the restart does not say why:\n%s", v.log.String())
 	}
 }

@@ -178,19 +178,22 @@ func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
 	}
 
 	c.ContainerRemove(context.Background(), before[0], client.ContainerRemoveOptions{Force: true})
-	p.waitLog(`the dev container `+before[0][:12]+` was removed from outside; devrun makes a new one at the next change`, 1)
+	p.waitLog(`the dev container `+before[0][:12]+` was removed from outside; devrun makes a new one`, 1)
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
 	p.waitLog(`creating a new dev container in place of `+before[0][:12], 1)
 
-	// Stopped from outside (docker stop): reported, and made anew, the
-	// stopped one removed.
+	// Stopped from outside (docker stop) while the app runs: reported, and
+	// made anew at once, the stopped one removed.
 	second := dockertest.ProjectContainers(t, c, p.dir)
 	timeout := 1
 	if _, err := c.ContainerStop(context.Background(), second[0], client.ContainerStopOptions{Timeout: &timeout}); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog(`the dev container `+second[0][:12]+` stopped \(exit code \d+\), from outside or with the engine`, 1)
+	p.waitLog(`the dev container `+second[0][:12]+` stopped \(exit code \d+\), from outside or with the engine; devrun makes a new one`, 1)
+	p.waitLog(`restarting in 100ms \(not the app's doing\)`, 1)
+	p.waitLog(`started again`, 1)
+	p.waitBody("v2")
 	p.write("version.go", version("v3"))
 	p.waitBody("v3")
 	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 || ids[0] == second[0] {

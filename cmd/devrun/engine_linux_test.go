@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
+	"regexp"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -33,25 +33,32 @@ func TestEngineRestartedStoppedAndImageDeleted(t *testing.T) {
 		}
 	})
 
-	// Restarted: the engine stops its containers as it goes.
+	// Restarted: the engine stops its containers as it goes, and devrun
+	// makes a new one as soon as the engine is back, with no change.
 	first := dockertest.ProjectContainers(t, c, p.dir)
 	e.Restart()
-	p.waitLog(`(lost the Docker engine|the dev container `+first[0][:12]+` stopped).*; devrun makes a new one at the next change`, 1)
-	p.write("version.go", version("v2"))
-	p.waitBody("v2")
+	p.waitLog(`(lost the Docker engine|the dev container `+first[0][:12]+` stopped).*; devrun makes a new one`, 1)
 	p.waitLog(`creating a new dev container in place of `+first[0][:12], 1)
+	p.waitLog(`started again`, 1)
+	p.waitBody("v1")
 	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 {
 		t.Errorf("containers after the restart: %v, want the new one only", ids)
 	}
 
-	// Stopped, and a change made while it is down.
+	// Stopped, and a change made while it is down: built, and served once
+	// the engine is back, with no further change.
+	down := `the Docker engine at ` + e.Host + ` does not answer \(stopped or restarting\?\); trying again until it works`
+	before := p.countLog(down) // the restart above may have seen one
 	e.Stop()
-	p.waitLog(`; devrun makes a new one at the next change`, 2)
+	p.waitLog(down, before+1)
 	p.write("version.go", version("v3"))
-	p.waitLog(`the Docker engine at `+e.Host+` does not answer \(stopped or restarting\?\); devrun tries again at the next change`, 1)
+	p.waitLog(`version.go changed: building`, 1)
+	p.waitLog(`the new build is ready; it starts as soon as it can`, 1)
 	e.Start()
-	p.write("version.go", version("v4"))
-	p.waitBody("v4")
+	p.waitBody("v3")
+	if n := p.countLog(down); n != before+1 {
+		t.Errorf("the engine being down was logged %d times, want once", n-before)
+	}
 	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 {
 		t.Errorf("containers after the engine came back: %v, want the new one only", ids)
 	}
@@ -63,27 +70,32 @@ func TestEngineRestartedStoppedAndImageDeleted(t *testing.T) {
 	for _, id := range dockertest.ProjectContainers(t, c, p.dir) {
 		c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
 	}
-	p.write("version.go", version("v5"))
-	p.waitLog(`creating the dev container: the image `+dockertest.BusyboxImage+` is no longer on the engine \(deleted\?\), and devrun does not pull images`, 1)
+	p.waitLog(`creating the dev container: the image `+dockertest.BusyboxImage+` is no longer on the engine \(deleted\?\), and devrun does not pull images.*; waiting for a change`, 1)
 	if err := dockertest.EnsureImages(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	p.write("version.go", version("v6"))
 	p.waitBody("v6")
 
-	// Ctrl-C while the engine is down: devrun exits, and says that the
-	// container stays; the next devrun up removes it.
-	left := dockertest.ProjectContainers(t, c, p.dir)
+	// Ctrl-C while the engine is down: devrun exits, and names the
+	// containers that stay there (those it could not remove as the engine
+	// went); the next devrun up removes them.
 	e.Stop()
 	p.stop(os.Interrupt)
-	if !strings.Contains(p.log(), "the container stays on it, and the next devrun up removes it") {
-		t.Errorf("Ctrl-C with the engine down does not say what stays:\n%s", p.log())
-	}
+	said := p.log()
 	e.Start()
+	left := dockertest.ProjectContainers(t, c, p.dir)
+	for _, id := range left {
+		if !regexp.MustCompile(`removing the dev container .*` + id[:12] + `.*: the Docker engine at .* does not answer \(stopped or restarting\?\); it stays there, and the next devrun up removes it`).MatchString(said) {
+			t.Errorf("Ctrl-C with the engine down does not say that %s stays:\n%s", id[:12], said)
+		}
+	}
 	p.start("--mode", "container", "--container.image", dockertest.BusyboxImage,
 		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080")
 	p.waitBody("v6")
-	p.waitLog(`removing the dev container `+left[0][:12]+` that an earlier devrun left behind`, 1)
+	for _, id := range left {
+		p.waitLog(`removing the dev container `+id[:12]+` that an earlier devrun left behind`, 1)
+	}
 	p.stop(os.Interrupt)
 	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 0 {
 		t.Errorf("containers left after Ctrl-C: %v", ids)

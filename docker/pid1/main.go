@@ -11,7 +11,8 @@
 //
 // As PID 1 it reaps every orphan. It tells devrun what happened with
 // records on stderr, each "\x1edevrun <event> <value>\x1e": ready, started
-// <pid>, failed <error>, stopped <code>, exited <code>. The app's own output
+// <pid>, failed <error>, stopped <code>, exited <code>, and shutdown <code>
+// when the container itself is being stopped. The app's own output
 // passes through untouched. It uses the standard library only: devrun builds
 // it for the engine's platform from this file.
 package main
@@ -61,7 +62,7 @@ func (s *supervisor) run() {
 		case syscall.SIGUSR2:
 			s.stop(0, "stopped")
 		case syscall.SIGTERM, syscall.SIGINT:
-			s.stop(s.stopTimeout, "stopped")
+			s.stop(s.stopTimeout, "shutdown")
 			os.Exit(0)
 		}
 	}
