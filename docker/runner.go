@@ -122,7 +122,7 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 		timeout := 1
 		r.opts.Engine.ContainerRestart(ctx, ctr.id, client.ContainerRestartOptions{Timeout: &timeout})
 	} else {
-		r.remove(ctr.id)
+		r.remove(ctx, ctr.id)
 	}
 	r.ctr = nil
 	if ctr, err = r.ensure(ctx); err != nil {
@@ -142,10 +142,10 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	if r.opts.Existing != "" {
 		return r.ensureExisting(ctx)
 	}
-	r.removeStale()
+	r.removeStale(ctx)
 	if r.ctr != nil {
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
-		r.remove(r.ctr.id)
+		r.remove(ctx, r.ctr.id)
 		r.ctr = nil
 	}
 	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
@@ -154,18 +154,18 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	}
 	if r.opts.Copy {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
-			r.remove(created.ID)
+			r.remove(ctx, created.ID)
 			return nil, err
 		}
 	}
 	ctr, err := r.attach(ctx, created.ID)
 	if err != nil {
-		r.remove(created.ID)
+		r.remove(ctx, created.ID)
 		return nil, err
 	}
 	if _, err := r.opts.Engine.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		ctr.close()
-		r.remove(created.ID)
+		r.remove(ctx, created.ID)
 		return nil, r.engineError("starting the dev container", err)
 	}
 	if err := ctr.await(ctx, "ready"); err != nil {
@@ -202,9 +202,7 @@ func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
 
 // remove removes a container of devrun's. One it cannot remove now (the
 // engine does not answer) is kept on the stale list, to be removed later.
-func (r *Runner) remove(id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+func (r *Runner) remove(ctx context.Context, id string) error {
 	_, err := r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		if !slices.Contains(r.stale, id) {
@@ -216,11 +214,11 @@ func (r *Runner) remove(id string) error {
 }
 
 // removeStale tries again to remove the containers on the stale list.
-func (r *Runner) removeStale() error {
+func (r *Runner) removeStale(ctx context.Context) error {
 	var errs []error
 	for _, id := range slices.Clone(r.stale) {
 		r.stale = slices.DeleteFunc(r.stale, func(s string) bool { return s == id })
-		if err := r.remove(id); err != nil {
+		if err := r.remove(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("removing the dev container %s: %w", id[:12], err))
 		}
 	}
@@ -385,11 +383,11 @@ func (r *Runner) Close(ctx context.Context) error {
 	if r.ctr != nil {
 		r.ctr.close()
 		if r.opts.Existing == "" { // else not devrun's: the supervisor has stopped the app, the container stays
-			r.remove(r.ctr.id)
+			r.remove(ctx, r.ctr.id)
 		}
 		r.ctr = nil
 	}
-	err := r.removeStale()
+	err := r.removeStale(ctx)
 	if err != nil && engineUnreachable(err) {
 		return &engineDownError{op: "removing the dev container " + shortIDs(r.stale), host: r.opts.Engine.DaemonHost(),
 			then: "it stays there, and the next devrun up removes it", err: err}
