@@ -29,16 +29,35 @@ func sidecarImage(t *testing.T, c *client.Client) string {
 	return tag
 }
 
+// composeTools lists the compose commands on this machine: docker-compose
+// (v1, Debian's) and the docker compose plugin (v2). The tests run with each.
+func composeTools(t *testing.T) map[string][]string {
+	t.Helper()
+	tools := map[string][]string{}
+	if exec.Command("docker-compose", "version").Run() == nil {
+		tools["docker-compose"] = []string{"docker-compose"}
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		tools["docker compose"] = []string{"docker", "compose"}
+	}
+	if len(tools) == 0 {
+		t.Fatal("no compose command: install docker-compose or the docker compose plugin (.ci/run does)")
+	}
+	return tools
+}
+
 // composeProject is a compose project made from examples/compose.
 type composeProject struct {
 	t    *testing.T
+	tool []string // the compose command
 	name string
 	file string
 	env  []string
 }
 
 func (p *composeProject) run(args ...string) (string, error) {
-	cmd := exec.Command("docker-compose", append([]string{"-p", p.name, "-f", p.file}, args...)...)
+	argv := append(append(p.tool[1:len(p.tool):len(p.tool)], "-p", p.name, "-f", p.file), args...)
+	cmd := exec.Command(p.tool[0], argv...)
 	cmd.Env = append(os.Environ(), p.env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -72,12 +91,15 @@ func socketGID(t *testing.T) string {
 	return strconv.Itoa(int(st.Gid))
 }
 
-// One `docker-compose up` runs the example; an edit in the mounted source
-// is served; `down -v` leaves nothing.
+// One `docker-compose up` (or `docker compose up`) runs the example; an
+// edit in the mounted source is served; `down -v` leaves nothing.
 func TestComposeSidecarServesEdits(t *testing.T) {
-	if _, err := exec.LookPath("docker-compose"); err != nil {
-		t.Fatal("docker-compose is needed: ", err)
+	for name, tool := range composeTools(t) {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { testComposeSidecar(t, tool) })
 	}
+}
+
+func testComposeSidecar(t *testing.T, tool []string) {
 	c := dockertest.Engine(t)
 	sidecar := sidecarImage(t, c)
 	src := t.TempDir()
@@ -88,13 +110,13 @@ func TestComposeSidecarServesEdits(t *testing.T) {
 	os.Chmod(src, 0o777) // the sidecar's user writes its probe file there
 	port := freePort(t.Fatalf)
 	file, _ := filepath.Abs(filepath.Join("..", "..", "examples", "compose", "docker-compose.yml"))
-	p := &composeProject{t: t, name: fmt.Sprintf("devrune2e%d", os.Getpid()), file: file, env: []string{
+	p := &composeProject{t: t, tool: tool, name: fmt.Sprintf("devrune2e%d", os.Getpid()), file: file, env: []string{
 		"APP_IMAGE=" + dockertest.BusyboxImage, "SIDECAR_IMAGE=" + sidecar, "APP_PORT=" + strconv.Itoa(port),
 		"DOCKER_GID=" + socketGID(t), "SRC_DIR=" + src,
 	}}
 	t.Cleanup(func() { p.run("down", "-v", "-t", "1") })
 	if out, err := p.run("up", "-d", "--no-build"); err != nil {
-		t.Fatalf("docker-compose up: %v\n%s", err, out)
+		t.Fatalf("%s up: %v\n%s", strings.Join(tool, " "), err, out)
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	waitFor := func(want string) {
@@ -114,7 +136,7 @@ func TestComposeSidecarServesEdits(t *testing.T) {
 		t.Errorf("the app's logs are not in docker-compose logs:\n%s", logs)
 	}
 	if out, err := p.run("down", "-v", "-t", "5"); err != nil {
-		t.Fatalf("docker-compose down: %v\n%s", err, out)
+		t.Fatalf("%s down: %v\n%s", strings.Join(tool, " "), err, out)
 	}
 	if left := p.leftovers(c); len(left) > 0 {
 		t.Errorf("left after down -v: %v", left)
@@ -123,6 +145,12 @@ func TestComposeSidecarServesEdits(t *testing.T) {
 
 // The sidecar refuses a service of another compose project.
 func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
+	for name, tool := range composeTools(t) {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { testComposeRefusal(t, tool) })
+	}
+}
+
+func testComposeRefusal(t *testing.T, tool []string) {
 	c := dockertest.Engine(t)
 	sidecar := sidecarImage(t, c)
 	dir := t.TempDir()
@@ -134,8 +162,8 @@ func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
 	mine := filepath.Join(dir, "mine.yml")
 	os.WriteFile(mine, []byte("services:\n  devrun:\n    image: "+sidecar+"\n    command: [\"up\", \"--mode\", \"compose\", \"--service\", \"web\"]\n    user: \"1000\"\n    group_add: [\""+socketGID(t)+"\"]\n    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\", \""+src+":/src\"]\n"), 0o644)
-	b := &composeProject{t: t, name: fmt.Sprintf("devrunother%d", os.Getpid()), file: other}
-	a := &composeProject{t: t, name: fmt.Sprintf("devrunmine%d", os.Getpid()), file: mine}
+	b := &composeProject{t: t, tool: tool, name: fmt.Sprintf("devrunother%d", os.Getpid()), file: other}
+	a := &composeProject{t: t, tool: tool, name: fmt.Sprintf("devrunmine%d", os.Getpid()), file: mine}
 	t.Cleanup(func() { b.run("down", "-v", "-t", "1"); a.run("down", "-v", "-t", "1") })
 	if out, err := b.run("up", "-d"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
