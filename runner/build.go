@@ -187,11 +187,13 @@ type DiskFullError struct {
 	Err    error
 }
 
+// Error says that the disk is full, where, and how to make room.
 func (e *DiskFullError) Error() string {
 	return fmt.Sprintf("%v: the disk is full; free space on the disk that holds %s "+
 		"(and the Go build cache, `go env GOCACHE`), or point build.output at another disk", e.Err, e.OutDir)
 }
 
+// Unwrap returns the error the build failed with.
 func (e *DiskFullError) Unwrap() error { return e.Err }
 
 // diskFull wraps err in a *DiskFullError when the build failed for lack of

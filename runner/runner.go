@@ -62,8 +62,10 @@ type BuildError struct {
 	Err    error  // how the build process exited
 }
 
+// Error says that the build failed, and how it exited.
 func (e *BuildError) Error() string { return fmt.Sprintf("build failed: %v", e.Err) }
 
+// Unwrap returns how the build process exited.
 func (e *BuildError) Unwrap() error { return e.Err }
 
 // A Trigger asks the Supervisor for a new build.
