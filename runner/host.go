@@ -88,7 +88,7 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 	defer p.stop.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if groupAlive(p.pid) {
+	if p.running() {
 		_ = signalGroup(p.pid, p.signal)
 		if !p.waitGone(ctx) {
 			_ = killGroup(p.pid)
@@ -104,6 +104,16 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 		os.Remove(p.pidFile)
 	}
 	return p.err
+}
+
+// running reports whether the app, or any member of its group, runs.
+func (p *hostProcess) running() bool {
+	select {
+	case <-p.done:
+		return groupAlive(p.pid)
+	default:
+		return true
+	}
 }
 
 // waitGone waits until the leader has exited and no member of its group runs.
