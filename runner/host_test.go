@@ -176,3 +176,46 @@ func TestStartReportsAMissingBinary(t *testing.T) {
 		t.Fatal("Start of a missing binary succeeded")
 	}
 }
+
+// KillLeftover kills the recorded group when its leader runs the recorded
+// binary, and leaves a stranger alone, with /proc and, as on macOS and the
+// BSDs, with ps(1) instead.
+func TestKillLeftoverTellsItsOwnFromAStranger(t *testing.T) {
+	for _, where := range []string{"/proc", "ps"} {
+		t.Run(where, func(t *testing.T) {
+			if where == "ps" {
+				defer func(old string) { procSelf = old }(procSelf)
+				procSelf = filepath.Join(t.TempDir(), "no-proc")
+			}
+			ready := filepath.Join(t.TempDir(), "ready")
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), helperEnv+"=ignore-term", "READY="+ready)
+			setGroup(cmd)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
+			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			waitFile(t, ready)
+			pidFile := filepath.Join(t.TempDir(), "app.pid")
+			record := func(bin string) {
+				os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+" "+bin+"\n"), 0o644)
+			}
+
+			record(os.Args[0] + "-not")
+			if did, err := KillLeftover(pidFile); did != "" || err != nil {
+				t.Fatalf("a stranger's group: %q, %v; want it left alone", did, err)
+			}
+			record(os.Args[0])
+			if did, err := KillLeftover(pidFile); did == "" || err != nil {
+				t.Fatalf("devrun's own group: %q, %v; want it stopped", did, err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the leftover still runs")
+			}
+		})
+	}
+}

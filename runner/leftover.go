@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,11 +36,11 @@ func KillLeftover(pidFile string) (string, error) {
 // runs reports whether the group led by pid is still the one devrun
 // recorded: its leader runs the binary bin, or its leader is gone while the
 // group lives on (the kernel reuses no PID that still names a group). Where
-// the system cannot tell (no /proc), it says no: a process that may not be
-// devrun's is never killed.
+// the system cannot tell, it says no: a process that may not be devrun's is
+// never killed.
 func runs(pid int, bin string) bool {
-	if _, err := os.Stat("/proc/self"); err != nil {
-		return false
+	if _, err := os.Stat(procSelf); err != nil {
+		return runsPS(pid, bin)
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if os.IsNotExist(err) {
@@ -54,4 +55,21 @@ func runs(pid int, bin string) bool {
 	}
 	resolved, err := filepath.EvalSymlinks(bin)
 	return err == nil && resolved == exe
+}
+
+// procSelf tells whether the system has /proc; tests change it to take the
+// path of the systems without one.
+var procSelf = "/proc/self"
+
+// runsPS is runs where there is no /proc (macOS, the BSDs): the leader's
+// command line, from ps(1), must start with bin, the path devrun started it
+// by. Without /proc a group whose leader is gone cannot be told apart from
+// a stranger's, so it is left alone.
+func runsPS(pid int, bin string) bool {
+	out, err := exec.Command("ps", "-o", "args=", "-p", strconv.Itoa(pid)).Output()
+	if err != nil {
+		return false
+	}
+	args := strings.TrimSpace(string(out))
+	return args == bin || strings.HasPrefix(args, bin+" ")
 }
