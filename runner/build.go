@@ -79,6 +79,7 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	if err == nil {
+		tieToDevrun(cmd.Process.Pid)
 		b.recordPID(cmd)
 		err = cmd.Wait()
 		b.recordPID(nil)

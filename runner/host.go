@@ -41,6 +41,7 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", a, err)
 	}
+	tieToDevrun(cmd.Process.Pid)
 	p := &hostProcess{
 		pid:     cmd.Process.Pid,
 		signal:  h.StopSignal,

@@ -19,6 +19,11 @@ func setGroup(cmd *exec.Cmd) {
 	setParentDeathSignal(cmd.SysProcAttr)
 }
 
+// tieToDevrun does nothing on Unix: on Linux the parent-death signal set at
+// start ends the process with devrun; elsewhere the next devrun up stops
+// what a killed devrun left (KillLeftover).
+func tieToDevrun(int) {}
+
 // signalGroup sends sig to every process in the group led by pid.
 func signalGroup(pid int, sig os.Signal) error {
 	if pid <= 0 {

@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -13,6 +15,40 @@ import (
 // console does not reach it before devrun decides to stop it.
 func setGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
+}
+
+// job holds every process devrun starts. It is made so that the system
+// ends them all when its last handle closes: when devrun exits, even killed.
+var job = sync.OnceValue(func() windows.Handle {
+	h, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return 0
+	}
+	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
+		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{LimitFlags: windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE},
+	}
+	if _, err := windows.SetInformationJobObject(h, windows.JobObjectExtendedLimitInformation,
+		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+		windows.CloseHandle(h)
+		return 0
+	}
+	return h
+})
+
+// tieToDevrun puts the process pid, and so the processes it starts, in
+// devrun's job, which ends with devrun: Windows' parent-death signal. A
+// process the app starts before this call escapes it.
+func tieToDevrun(pid int) {
+	j := job()
+	if j == 0 {
+		return
+	}
+	p, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(pid))
+	if err != nil {
+		return
+	}
+	defer windows.CloseHandle(p)
+	windows.AssignProcessToJobObject(j, p)
 }
 
 // signalGroup asks the process group of pid to stop: a CTRL_BREAK_EVENT,
