@@ -27,6 +27,7 @@ var EphemeralFiles = []string{
 	"*-go-tmp-umask",   // the go command probing the umask
 	".DS_Store",        // macOS Finder
 	".goutputstream-*", // GNOME editors
+	".devrun-probe-*",  // devrun's own check that file events arrive
 }
 
 // A Filter decides which paths under a root are watched and reported.

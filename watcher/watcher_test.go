@@ -511,3 +511,13 @@ func (h *harness) settle() {
 	}
 	h.t.Fatal("the watcher never caught up")
 }
+
+// The probe for file events leaves no event behind: its removal would
+// otherwise cancel the first build and start it again.
+func TestProbeLeavesNoEvent(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, root, Options{Probe: 5 * time.Second})
+	if got := paths(h.sync()); len(got) != 0 {
+		t.Errorf("after the probe: got %v, want nothing", got)
+	}
+}

@@ -169,7 +169,7 @@ func TestContainerCrashAndRemovalFromOutside(t *testing.T) {
 	before := dockertest.ProjectContainers(t, c, p.dir)
 
 	p.write("version.go", version("crash"))
-	p.waitLog(`app exited with code 7 after \d+ms; waiting for a change`, 1)
+	p.waitLog(`app exited with code 7 after [\d.]+m?s; waiting for a change`, 1)
 	if !strings.Contains(p.output.String(), "crashing on purpose") {
 		t.Errorf("the app's output is not shown:\n%s", p.output)
 	}

@@ -28,8 +28,9 @@ func TestMain(m *testing.M) {
 var update = flag.Bool("u", false, "update the scripts' golden files")
 
 // waitTimeout bounds every wait of the scripts and tests: no fixed sleeps,
-// only polls for a condition until this deadline.
-const waitTimeout = 60 * time.Second
+// only polls for a condition until this deadline. It is generous: a cold
+// build in the compose sidecar on a loaded 2-core machine took over a minute.
+const waitTimeout = 3 * time.Minute
 
 func TestScript(t *testing.T) {
 	p := testscript.Params{
