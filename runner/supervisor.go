@@ -25,11 +25,24 @@ var RestartPolicies = []RestartPolicy{RestartNever, RestartOnFailure, RestartAlw
 
 // Restarts after the app exited by itself wait from minBackoff, doubling up to
 // maxBackoff; an app that ran for resetBackoff starts again from minBackoff.
+// Starts while the app's environment is gone (ErrGone) double only up to
+// maxGoneBackoff: a check that an engine is back costs next to nothing, and
+// a long wait would keep the app down after it is.
 const (
-	minBackoff   = 100 * time.Millisecond
-	maxBackoff   = 10 * time.Second
-	resetBackoff = 10 * time.Second
+	minBackoff     = 100 * time.Millisecond
+	maxBackoff     = 10 * time.Second
+	resetBackoff   = 10 * time.Second
+	maxGoneBackoff = 500 * time.Millisecond
 )
+
+// nextBackoff returns the wait after b.
+func nextBackoff(b time.Duration, gone bool) time.Duration {
+	limit := maxBackoff
+	if gone {
+		limit = maxGoneBackoff
+	}
+	return min(max(2*b, minBackoff), limit)
+}
 
 // A Supervisor runs the build → swap cycle. At most one build runs at a time:
 // a change during a build cancels it and starts a new one, so the last change
@@ -237,7 +250,7 @@ func (l *loop) startFailed(err error, built bool) {
 		l.Log.Error(err.Error() + "; waiting for a change")
 		return
 	}
-	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
+	l.backoff = nextBackoff(l.backoff, true)
 	l.restartAt = time.After(l.backoff)
 	switch {
 	case !l.retrying:
@@ -279,10 +292,10 @@ func (l *loop) appExited() {
 		l.Log.Warn(fmt.Sprintf("app %s after %s; waiting for a change", status, ms(ran)))
 		return
 	}
-	if ran >= resetBackoff {
+	if ran >= resetBackoff || gone { // a gone environment is no crash of the app's
 		l.backoff = 0
 	}
-	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
+	l.backoff = nextBackoff(l.backoff, gone)
 	why := fmt.Sprintf("restart: %s", l.Restart)
 	if gone {
 		why, l.regone = "not the app's doing", true

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -37,10 +38,12 @@ func TestEngineRestartedStoppedAndImageDeleted(t *testing.T) {
 	// makes a new one as soon as the engine is back, with no change.
 	first := dockertest.ProjectContainers(t, c, p.dir)
 	e.Restart()
+	back := time.Now()
 	p.waitLog(`(lost the Docker engine|the dev container `+first[0][:12]+` stopped).*; devrun makes a new one`, 1)
 	p.waitLog(`creating a new dev container in place of `+first[0][:12], 1)
 	p.waitLog(`started again`, 1)
 	p.waitBody("v1")
+	t.Logf("served again %s after the restarted engine answered", time.Since(back).Round(time.Millisecond))
 	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 {
 		t.Errorf("containers after the restart: %v, want the new one only", ids)
 	}
@@ -55,7 +58,9 @@ func TestEngineRestartedStoppedAndImageDeleted(t *testing.T) {
 	p.waitLog(`version.go changed: building`, 1)
 	p.waitLog(`the new build is ready; it starts as soon as it can`, 1)
 	e.Start()
+	back = time.Now()
 	p.waitBody("v3")
+	t.Logf("the build made while the engine was down served %s after it answered", time.Since(back).Round(time.Millisecond))
 	if n := p.countLog(down); n != before+1 {
 		t.Errorf("the engine being down was logged %d times, want once", n-before)
 	}
