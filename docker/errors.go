@@ -46,12 +46,19 @@ func (r *Runner) engineError(op string, err error) error {
 
 // createError explains why the dev container could not be created: the
 // image is gone, or the engine does not answer.
-func (r *Runner) createError(err error) error {
-	if cerrdefs.IsNotFound(err) {
+func (r *Runner) createError(ctx context.Context, err error) error {
+	if cerrdefs.IsNotFound(err) && r.imageGone(ctx) {
 		return fmt.Errorf("creating the dev container: the image %s is no longer on the engine (deleted?), and devrun does not pull images: "+
 			"run 'docker pull %s' or build it again: %w", r.opts.Image, r.opts.Image, err)
 	}
 	return r.engineError("creating the dev container", err)
+}
+
+// imageGone reports whether the engine says it has no such image: a create
+// fails with "not found" for a missing network too.
+func (r *Runner) imageGone(ctx context.Context) bool {
+	_, err := r.opts.Engine.ImageInspect(ctx, r.opts.Image)
+	return cerrdefs.IsNotFound(err)
 }
 
 // An engineDownError is an operation that failed because the engine does not
@@ -86,10 +93,12 @@ func shortIDs(ids []string) string {
 }
 
 // engineUnreachable reports whether err says that the engine does not
-// answer: the client's connection error, or a failed dial of an attach.
+// answer: the client's connection error, a failed dial of an attach, or no
+// answer in time.
 func engineUnreachable(err error) bool {
 	var op *net.OpError
-	return client.IsErrConnectionFailed(err) || (errors.As(err, &op) && op.Op == "dial")
+	return client.IsErrConnectionFailed(err) || (errors.As(err, &op) && op.Op == "dial") ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 var errNoAnswer = errors.New("the dev container's pid1 did not answer")

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/devrun/devrun/runner"
@@ -58,6 +59,14 @@ func (c *devContainer) goneOrGoing(ctx context.Context) bool {
 	case <-ctx.Done():
 	}
 	return true
+}
+
+// runsApp reports whether an app has been started in the container and has
+// not exited: its loss is the supervisor's to handle.
+func (c *devContainer) runsApp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current != nil || c.pending != nil
 }
 
 // close marks the container as being removed by devrun, and detaches.
@@ -138,6 +147,9 @@ func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (ru
 	}
 	drain(c.records)
 	if err := c.signal(ctx, "SIGHUP"); err != nil {
+		if c.gone() || engineUnreachable(err) || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+			return nil, c.goneErr // gone, or going: the supervisor tries again
+		}
 		return nil, err
 	}
 	wait, cancel := context.WithTimeout(ctx, stopTimeout+5*time.Second)

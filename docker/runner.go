@@ -143,12 +143,13 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	r.removeStale(ctx)
 	if r.ctr != nil {
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
+		r.ctr.close()
 		r.remove(ctx, r.ctr.id)
 		r.ctr = nil
 	}
 	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
 	if err != nil {
-		return nil, r.createError(err)
+		return nil, r.createError(ctx, err)
 	}
 	if r.opts.Copy {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
@@ -167,6 +168,8 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 		return nil, r.engineError("starting the dev container", err)
 	}
 	if err := ctr.await(ctx, "ready"); err != nil {
+		ctr.close()
+		r.remove(ctx, created.ID)
 		return nil, fmt.Errorf("starting the dev container: %w", err)
 	}
 	r.opts.Log.Info(fmt.Sprintf("dev container %s runs %s", created.ID[:12], r.opts.Image))
@@ -199,7 +202,8 @@ func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
 }
 
 // remove removes a container of devrun's. One it cannot remove now (the
-// engine does not answer) is kept on the stale list, to be removed later.
+// engine does not answer, or fails) is kept on the stale list, to be
+// removed later.
 func (r *Runner) remove(ctx context.Context, id string) error {
 	_, err := r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
@@ -211,16 +215,17 @@ func (r *Runner) remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// removeStale tries again to remove the containers on the stale list.
-func (r *Runner) removeStale(ctx context.Context) error {
-	var errs []error
+// removeStale tries again to remove the containers on the stale list. It
+// returns the errors of those it could not remove, by container.
+func (r *Runner) removeStale(ctx context.Context) map[string]error {
+	failed := map[string]error{}
 	for _, id := range slices.Clone(r.stale) {
 		r.stale = slices.DeleteFunc(r.stale, func(s string) bool { return s == id })
 		if err := r.remove(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("removing the dev container %s: %w", id[:12], err))
+			failed[id] = err
 		}
 	}
-	return errors.Join(errs...)
+	return failed
 }
 
 // attach streams the container's output to the Runner's writers, taking
@@ -237,8 +242,11 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
 		if !c.isClosing() {
 			next := "; devrun makes a new one"
-			if r.opts.Existing != "" {
+			switch {
+			case r.opts.Existing != "":
 				next = "; devrun starts it at the next change, or now on r + Enter"
+			case !c.runsApp():
+				next = "; devrun makes a new one at the next change, or now on r + Enter"
 			}
 			r.opts.Log.Warn(r.whyGone(id) + next)
 		}
@@ -308,7 +316,7 @@ func (r *Runner) copyIn(ctx context.Context, id, name, src string) error {
 	}
 	_, err = r.opts.Engine.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
 	if err != nil {
-		return fmt.Errorf("copying %s into the container: %w", name, err)
+		return r.engineError("copying "+name+" into the container", err)
 	}
 	return nil
 }
@@ -320,15 +328,24 @@ func (r *Runner) Close(ctx context.Context) error {
 	defer r.mu.Unlock()
 	if r.ctr != nil {
 		r.ctr.close()
-		if r.opts.Existing == "" { // else not devrun's: the supervisor has stopped the app, the container stays
-			r.remove(ctx, r.ctr.id)
+		if r.opts.Existing == "" && !slices.Contains(r.stale, r.ctr.id) {
+			r.stale = append(r.stale, r.ctr.id) // else not devrun's: the supervisor has stopped the app, the container stays
 		}
 		r.ctr = nil
 	}
-	err := r.removeStale(ctx)
-	if err != nil && engineUnreachable(err) {
-		return &engineDownError{op: "removing the dev container " + shortIDs(r.stale), host: r.opts.Engine.DaemonHost(),
-			then: "it stays there, and the next devrun up removes it", err: err}
+	var down []string
+	var errs []error
+	for id, err := range r.removeStale(ctx) {
+		if engineUnreachable(err) {
+			down = append(down, id)
+			continue
+		}
+		errs = append(errs, fmt.Errorf("removing the dev container %s: %w", id[:12], err))
 	}
-	return err
+	if len(down) > 0 {
+		slices.Sort(down)
+		errs = append(errs, &engineDownError{op: "removing the dev container " + shortIDs(down), host: r.opts.Engine.DaemonHost(),
+			then: "it stays there, and the next devrun up removes it"})
+	}
+	return errors.Join(errs...)
 }

@@ -19,8 +19,16 @@ import (
 // its other methods are not used here (the embedded nil Engine panics).
 type inspectOnly struct {
 	Engine
-	state *container.State
-	err   error
+	state   *container.State
+	err     error
+	noImage bool // ImageInspect says not found
+}
+
+func (e inspectOnly) ImageInspect(context.Context, string, ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	if e.noImage {
+		return client.ImageInspectResult{}, cerrdefs.ErrNotFound
+	}
+	return client.ImageInspectResult{}, nil
 }
 
 func (e inspectOnly) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
@@ -75,9 +83,15 @@ func TestEngineErrorNamesTheCause(t *testing.T) {
 	if !errors.Is(err, runner.ErrGone) {
 		t.Error("an engine that does not answer is not runner.ErrGone: the supervisor would not try again")
 	}
-	err = r.createError(fmt.Errorf("no such image: %w", cerrdefs.ErrNotFound))
+	notFound := fmt.Errorf("no such image: %w", cerrdefs.ErrNotFound)
+	r.opts.Engine = inspectOnly{noImage: true}
+	err = r.createError(context.Background(), notFound)
 	if want := "the image app:dev is no longer on the engine (deleted?), and devrun does not pull images"; !strings.Contains(err.Error(), want) {
 		t.Errorf("image gone: got %q, want %q in it", err, want)
+	}
+	r.opts.Engine = inspectOnly{} // the image is there: something else is missing, a network say
+	if err := r.createError(context.Background(), notFound); strings.Contains(err.Error(), "the image") {
+		t.Errorf("image there: got %q, which blames the image", err)
 	}
 	if err := r.engineError("starting", errors.New("boom")); err.Error() != "starting: boom" {
 		t.Errorf("other errors: got %q", err)
