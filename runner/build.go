@@ -128,9 +128,12 @@ func (b *GoBuild) nextOutput() (dir, out string, err error) {
 	if len(b.Command) > 0 && !strings.Contains(strings.Join(b.Command, " "), OutPlaceholder) {
 		out, err := filepath.Abs(filepath.Join(b.OutDir, name))
 		if err != nil {
-			return "", "", err
+			return "", "", fmt.Errorf("making the output directory: %w", err)
 		}
-		return "", out, os.MkdirAll(filepath.Dir(out), 0o755)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return "", "", b.diskFull(fmt.Errorf("making the output directory: %w", err), nil)
+		}
+		return "", out, nil
 	}
 	outDir, err := filepath.Abs(b.OutDir)
 	if err != nil {
@@ -200,7 +203,10 @@ func (e *DiskFullError) Unwrap() error { return e.Err }
 // diskFull wraps err in a *DiskFullError when the build failed for lack of
 // space: when err says so, or when the build's output does.
 func (b *GoBuild) diskFull(err error, output []byte) error {
-	full := errors.Is(err, syscall.ENOSPC)
+	full := false
+	for _, errno := range diskFullErrnos {
+		full = full || errors.Is(err, errno)
+	}
 	for _, phrase := range diskFullPhrases {
 		full = full || bytes.Contains(output, []byte(phrase))
 	}

@@ -19,6 +19,9 @@ func setGroup(cmd *exec.Cmd) {
 	setParentDeathSignal(cmd.SysProcAttr)
 }
 
+// diskFullErrnos are how the system says that a disk is full.
+var diskFullErrnos = []error{syscall.ENOSPC}
+
 // tieToDevrun does nothing on Unix: on Linux the parent-death signal set at
 // start ends the process with devrun; elsewhere the next devrun up stops
 // what a killed devrun left (KillLeftover).

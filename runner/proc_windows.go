@@ -17,6 +17,9 @@ func setGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
 }
 
+// diskFullErrnos are how the system says that a disk is full.
+var diskFullErrnos = []error{windows.ERROR_DISK_FULL, windows.ERROR_HANDLE_DISK_FULL}
+
 // job holds every process devrun starts. It is made so that the system
 // ends them all when its last handle closes: when devrun exits, even killed.
 var job = sync.OnceValue(func() windows.Handle {
@@ -51,16 +54,11 @@ func tieToDevrun(pid int) {
 	windows.AssignProcessToJobObject(j, p)
 }
 
-// signalGroup asks the process group of pid to stop: a CTRL_BREAK_EVENT,
-// which a Go app receives as os.Interrupt (and which ends one that does not
-// catch it). Windows has no other signals; where devrun has no console to
-// send the event through, the tree is ended as taskkill /F does.
-func signalGroup(pid int, _ os.Signal) error {
-	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(pid)); err != nil {
-		return killGroup(pid)
-	}
-	return nil
-}
+// signalGroup ends the process tree of pid as taskkill /T /F does. A
+// CTRL_BREAK_EVENT would let a Go app stop gracefully, but the children that
+// ignore it could not be found once the app has gone (Windows lists no tree
+// whose root has exited), and would keep the app's port.
+func signalGroup(pid int, _ os.Signal) error { return killGroup(pid) }
 
 // killGroup ends the process tree of pid and returns once it has ended.
 func killGroup(pid int) error {

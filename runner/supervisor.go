@@ -228,7 +228,12 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 	total := ms(t.debounce + t.build + t.stop + t.start)
 	again := l.retrying || l.regone
 	l.retrying, l.regone = false, false
+	if again {
+		l.backoff = 0 // the waits were the environment's, not the app's crashes
+	}
 	switch {
+	case t.build == 0 && again && l.cycles == 0:
+		l.Log.Info("started")
 	case t.build == 0 && again:
 		l.Log.Info("started again")
 	case t.build == 0: // a restart after the app exited
