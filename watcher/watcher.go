@@ -328,10 +328,20 @@ func (w *Watcher) rescan() {
 			w.dropTree(d)
 		}
 	}
-	for _, p := range w.opts.Paths {
-		if err := w.walk(path.Clean(filepath.ToSlash(p)), w.addDir, nil); err != nil {
-			w.opts.Log.Warn(err.Error())
+	// A directory that cannot be watched (the watch limit reached, say)
+	// does not keep the others from being watched.
+	var failed error
+	add := func(rel string) error {
+		if err := w.addDir(rel); err != nil && failed == nil {
+			failed = err
 		}
+		return nil
+	}
+	for _, p := range w.opts.Paths {
+		w.walk(path.Clean(filepath.ToSlash(p)), add, nil)
+	}
+	if failed != nil {
+		w.opts.Log.Warn(failed.Error() + "; changes there are not seen")
 	}
 }
 
