@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/devrun/devrun/internal/syncbuf"
 )
 
 // fakeBuilder's builds block until the test answers them.
@@ -91,29 +92,12 @@ func (p *fakeProcess) exit(err error) {
 	})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type supervised struct {
 	b       *fakeBuilder
 	s       *fakeStarter
 	changes chan Trigger
-	log     *syncBuffer
-	out     *syncBuffer
+	log     *syncbuf.Buffer
+	out     *syncbuf.Buffer
 	stop    func()
 }
 
@@ -122,8 +106,8 @@ func supervise(t *testing.T) *supervised {
 		b:       &fakeBuilder{calls: make(chan buildCall)},
 		s:       &fakeStarter{starts: make(chan *fakeProcess, 10)},
 		changes: make(chan Trigger),
-		log:     &syncBuffer{},
-		out:     &syncBuffer{},
+		log:     &syncbuf.Buffer{},
+		out:     &syncbuf.Buffer{},
 	}
 	sup := &Supervisor{Builder: v.b, Starter: v.s, Log: slog.New(slog.NewTextHandler(v.log, nil)), BuildOutput: v.out}
 	ctx, cancel := context.WithCancel(context.Background())

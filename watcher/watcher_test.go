@@ -9,13 +9,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/devrun/devrun/internal/syncbuf"
 	"github.com/devrun/devrun/internal/tmpfs"
 )
 
@@ -425,7 +425,7 @@ func TestHundredThousandFilesAndAnOverflow(t *testing.T) {
 	writeTree(t, root, "old", n)
 	os.Mkdir(filepath.Join(root, "new"), 0o755)
 	writeTree(t, root, "recreated", 100)
-	log := &lockedWriter{}
+	log := &syncbuf.Buffer{}
 	w, err := New(Options{Root: root, Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -451,23 +451,6 @@ func TestHundredThousandFilesAndAnOverflow(t *testing.T) {
 			t.Errorf("edit after the overflow: got %v, want %v", got, want)
 		}
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // writeTree writes n files under dir, 100 to a directory.

@@ -29,21 +29,21 @@ func sidecarImage(t *testing.T, c *client.Client) string {
 	return tag
 }
 
-// composeTools lists the compose commands on this machine: docker-compose
-// (v1, Debian's) and the docker compose plugin (v2). The tests run with each.
-func composeTools(t *testing.T) map[string][]string {
+// withEachCompose runs test once with each compose command on this machine:
+// docker-compose (v1, Debian's) and the docker compose plugin (v2).
+func withEachCompose(t *testing.T, test func(t *testing.T, tool []string)) {
 	t.Helper()
-	tools := map[string][]string{}
-	if exec.Command("docker-compose", "version").Run() == nil {
-		tools["docker-compose"] = []string{"docker-compose"}
+	ran := false
+	for _, tool := range [][]string{{"docker-compose"}, {"docker", "compose"}} {
+		if exec.Command(tool[0], append(tool[1:], "version")...).Run() != nil {
+			continue
+		}
+		ran = true
+		t.Run(strings.Join(tool, "_"), func(t *testing.T) { test(t, tool) })
 	}
-	if exec.Command("docker", "compose", "version").Run() == nil {
-		tools["docker compose"] = []string{"docker", "compose"}
-	}
-	if len(tools) == 0 {
+	if !ran {
 		t.Fatal("no compose command: install docker-compose or the docker compose plugin (.ci/run does)")
 	}
-	return tools
 }
 
 // composeProject is a compose project made from examples/compose.
@@ -94,9 +94,7 @@ func socketGID(t *testing.T) string {
 // One `docker-compose up` (or `docker compose up`) runs the example; an
 // edit in the mounted source is served; `down -v` leaves nothing.
 func TestComposeSidecarServesEdits(t *testing.T) {
-	for name, tool := range composeTools(t) {
-		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { testComposeSidecar(t, tool) })
-	}
+	withEachCompose(t, testComposeSidecar)
 }
 
 func testComposeSidecar(t *testing.T, tool []string) {
@@ -145,9 +143,7 @@ func testComposeSidecar(t *testing.T, tool []string) {
 
 // The sidecar refuses a service of another compose project.
 func TestComposeSidecarRefusesAnotherProject(t *testing.T) {
-	for name, tool := range composeTools(t) {
-		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { testComposeRefusal(t, tool) })
-	}
+	withEachCompose(t, testComposeRefusal)
 }
 
 func testComposeRefusal(t *testing.T, tool []string) {

@@ -12,10 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devrun/devrun/internal/syncbuf"
 )
 
 // These tests drive the devrun command as a real process over real files and
@@ -27,29 +28,12 @@ type project struct {
 	dir    string
 	port   int
 	cmd    *exec.Cmd
-	output *lockedBuffer // devrun's and the app's stdout and stderr
+	output *syncbuf.Buffer // devrun's and the app's stdout and stderr
 	exited chan struct{}
 	// children is where the withChild app records its children's PIDs.
 	children string
 	// env holds further KEY=value entries for devrun's environment.
 	env []string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // newProject writes files (name → content) into a new module.
@@ -77,14 +61,14 @@ func (p *project) write(name, content string) {
 // start runs `devrun up` with args in the project.
 func (p *project) start(args ...string) {
 	p.t.Helper()
-	p.output = &lockedBuffer{}
+	p.output = &syncbuf.Buffer{}
 	p.run(p.output, args...)
 }
 
 // startTo runs `devrun up` with its output (and the app's) going to out.
 func (p *project) startTo(out io.Writer, args ...string) {
 	p.t.Helper()
-	p.output = &lockedBuffer{}
+	p.output = &syncbuf.Buffer{}
 	p.run(out, args...)
 }
 
