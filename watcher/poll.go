@@ -60,14 +60,19 @@ func newPoller(w *Watcher) *poller {
 // last scan, with a full or a quick scan.
 func (p *poller) scan(changed func(rel string)) {
 	now := time.Now()
+	gitignoreChanged := false
 	mark := func(rel string) {
 		p.hot[rel] = now
 		changed(rel)
+		gitignoreChanged = gitignoreChanged || path.Base(rel) == ".gitignore"
 	}
 	if now.Sub(p.lastFull) >= fullScanBudget*p.fullCost {
 		p.full(mark)
 	} else {
 		p.quick(mark)
+	}
+	if gitignoreChanged && p.w.opts.GitIgnore {
+		p.reloadGitignore()
 	}
 	for f, t := range p.hot {
 		if now.Sub(t) > hotFor {
@@ -150,7 +155,6 @@ func (p *poller) full(changed func(rel string)) {
 	dirs := make(map[string]time.Time, len(p.dirs))
 	seen := make(map[string]fileState, len(p.files))
 	prefix := p.w.opts.Root + string(filepath.Separator)
-	gitignoreChanged := false
 	for _, root := range p.w.opts.Paths {
 		filepath.WalkDir(p.w.abs(root), func(abs string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -180,7 +184,6 @@ func (p *poller) full(changed func(rel string)) {
 			seen[rel] = st
 			if old, ok := p.files[rel]; !ok || old != st {
 				changed(rel)
-				gitignoreChanged = gitignoreChanged || path.Base(rel) == ".gitignore"
 			}
 			return nil
 		})
@@ -188,13 +191,9 @@ func (p *poller) full(changed func(rel string)) {
 	for rel := range p.files {
 		if _, ok := seen[rel]; !ok {
 			changed(rel)
-			gitignoreChanged = gitignoreChanged || path.Base(rel) == ".gitignore"
 		}
 	}
 	p.files, p.dirs = seen, dirs
-	if gitignoreChanged && p.w.opts.GitIgnore {
-		p.reloadGitignore()
-	}
 }
 
 // skip asks the filter about rel once, and remembers.
@@ -215,11 +214,26 @@ func (p *poller) skip(rel string, dir bool) bool {
 	return s
 }
 
-// reloadGitignore reads the .gitignore files again and forgets the
-// filter's remembered answers.
+// reloadGitignore reads the .gitignore files again, forgets the filter's
+// remembered answers, and forgets the files and directories the new
+// patterns leave out: skip trusts every file already recorded, so a file
+// that became ignored would otherwise be reported at each change. The next
+// scan is a full one, which finds the files that are no longer ignored.
 func (p *poller) reloadGitignore() {
 	for _, root := range p.w.opts.Paths {
 		_ = p.w.walk(path.Clean(filepath.ToSlash(root)), func(string) error { return nil }, nil)
 	}
 	clear(p.skipped)
+	for f := range p.files {
+		if p.w.filter.SkipFile(f) {
+			delete(p.files, f)
+			delete(p.hot, f)
+		}
+	}
+	for d := range p.dirs {
+		if p.w.filter.SkipDir(d) {
+			delete(p.dirs, d)
+		}
+	}
+	p.lastFull = time.Time{}
 }
