@@ -54,7 +54,7 @@ type BuildOptions struct {
 	Labels     map[string]string
 	Builder    string       // BuilderAuto, BuilderBuildKit or BuilderClassic
 	Progress   io.Writer    // step-by-step progress
-	Log        *slog.Logger // devrun's own messages
+	Log        *slog.Logger // devrun's own messages; default: discarded
 }
 
 // A Result describes a built image.
@@ -75,6 +75,9 @@ type Step struct {
 
 // Build builds the image and returns what was built.
 func Build(ctx context.Context, o BuildOptions) (Result, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	if o.Dockerfile == "" {
 		o.Dockerfile = "Dockerfile"
 	}
