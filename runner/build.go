@@ -72,25 +72,25 @@ func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
 	}
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
-	setGroup(cmd)
+	t := newTree(cmd)
 	// A superseded build is killed at once: its output is discarded anyway,
 	// and every millisecond it lingers delays the build that replaces it.
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	cmd.Cancel = func() error { t.kill(); return nil }
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	if err == nil {
-		tieToDevrun(cmd.Process.Pid)
+		t.started()
 		b.recordPID(cmd)
 		err = cmd.Wait()
+		t.waited()
 		b.recordPID(nil)
-	}
-	if cmd.Process != nil {
-		_ = killGroup(cmd.Process.Pid) // anything the build left behind
-		for i := 0; i < 100 && groupAlive(cmd.Process.Pid); i++ {
-			time.Sleep(5 * time.Millisecond)
+		if t.kill() { // anything the build left behind
+			for i := 0; i < 100 && t.alive(); i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
 		}
-		reapGroup(cmd.Process.Pid)
 	}
+	t.release()
 	if ctx.Err() != nil {
 		discard(dir)
 		return "", ctx.Err()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -20,8 +21,13 @@ func BecomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("becoming the reaper of the app's daemons: %w", err)
 	}
+	subreaper.Store(true)
 	return nil
 }
+
+// subreaper is set once devrun is the reaper of its descendants' orphans:
+// then they all stay its descendants.
+var subreaper atomic.Bool
 
 // stopDaemons kills and reaps the daemons devrun adopted: children it did
 // not start (os/exec's children share devrun's session) that started a

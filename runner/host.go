@@ -37,18 +37,20 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	cmd.Env = append(os.Environ(), h.Env...)
 	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
 	cmd.WaitDelay = time.Second // output pipes held open by orphans must not block Wait
-	setGroup(cmd)
+	t := newTree(cmd)
 	if err := cmd.Start(); err != nil {
+		t.release()
 		return nil, fmt.Errorf("starting %s: %w", a, err)
 	}
-	tieToDevrun(cmd.Process.Pid)
+	t.started()
 	p := &hostProcess{
+		tree:    t,
 		pid:     cmd.Process.Pid,
-		signal:  h.StopSignal,
+		signal:  asSignal(h.StopSignal),
 		timeout: h.StopTimeout,
 		done:    make(chan struct{}),
 	}
-	if p.signal == nil {
+	if h.StopSignal == nil {
 		p.signal = syscall.SIGTERM
 	}
 	if p.timeout <= 0 {
@@ -60,14 +62,18 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	}
 	go func() {
 		p.err = cmd.Wait()
+		t.waited()
 		close(p.done)
 	}()
 	return p, nil
 }
 
+// hostProcess is one start of the app on the host: the tree its leader
+// makes (see tree). Stop ends all of it, also after the leader has exited.
 type hostProcess struct {
+	tree    *tree
 	pid     int
-	signal  os.Signal
+	signal  syscall.Signal
 	timeout time.Duration
 	done    chan struct{}
 	err     error // written before done is closed
@@ -82,24 +88,25 @@ func (p *hostProcess) Err() error {
 	return p.err
 }
 
-// Stop signals the group, waits for the leader and every other member to exit
-// until the timeout or ctx, and kills what is left.
+// Stop sends the stop signal to every process of the app's tree, waits
+// until the leader and every other process of the tree have exited, until
+// the timeout or ctx, and kills what is left. Called after the leader
+// exited by itself, it ends what the leader left running.
 func (p *hostProcess) Stop(ctx context.Context) error {
 	p.stop.Lock()
 	defer p.stop.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if p.running() {
-		_ = signalGroup(p.pid, p.signal)
+	if p.tree.signal(p.signal) || !p.exited() {
 		if !p.waitGone(ctx) {
-			_ = killGroup(p.pid)
+			p.tree.kill()
 			kctx, kcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer kcancel()
 			p.waitGone(kctx)
 		}
 	}
 	<-p.done
-	reapGroup(p.pid)
+	p.tree.release()
 	stopDaemons()
 	if p.pidFile != "" {
 		os.Remove(p.pidFile)
@@ -107,25 +114,24 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 	return p.err
 }
 
-// running reports whether the app, or any member of its group, runs.
-func (p *hostProcess) running() bool {
+func (p *hostProcess) exited() bool {
 	select {
 	case <-p.done:
-		return groupAlive(p.pid)
-	default:
 		return true
+	default:
+		return false
 	}
 }
 
-// waitGone waits until the leader has exited and no member of its group runs.
-// It reports false if ctx ended first.
+// waitGone waits until the leader has exited and no process of its tree
+// runs. It reports false if ctx ended first.
 func (p *hostProcess) waitGone(ctx context.Context) bool {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
 		return false
 	}
-	for delay := time.Millisecond; groupAlive(p.pid); delay = min(2*delay, 50*time.Millisecond) {
+	for delay := time.Millisecond; p.tree.alive(); delay = min(2*delay, 50*time.Millisecond) {
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 )
 
@@ -16,31 +17,163 @@ func setParentDeathSignal(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKIL
 // Zombies do not count: they hold no port and no file, and the process that
 // reaps them may be neither devrun nor quick.
 func groupAlive(pgid int) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return syscall.Kill(-pgid, 0) == nil
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The comm field may hold spaces and parentheses: fields start after the last ')'.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(stat[i+1:])
-		if len(f) < 3 || string(f[0]) == "Z" || string(f[0]) == "X" {
-			continue
-		}
-		if g, _ := strconv.Atoi(string(f[2])); g == pgid && pid > 0 {
+	for _, p := range processes() {
+		if p.pgid == pgid && p.pid > 0 && !p.zombie {
 			return true
 		}
 	}
 	return false
+}
+
+// A process is what /proc/<pid>/stat says of one.
+type process struct {
+	pid, ppid, pgid int
+	zombie          bool // exited, not yet reaped (or being reaped)
+}
+
+// processes lists every process of the system, or nil without /proc.
+func processes() []process {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	ps := make([]process, 0, len(names))
+	buf := make([]byte, 512)
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		if p, ok := readStat(pid, buf); ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// readStat parses /proc/<pid>/stat into p, using buf.
+func readStat(pid int, buf []byte) (process, bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return process{}, false
+	}
+	n, _ := f.Read(buf)
+	f.Close()
+	stat := buf[:n]
+	// The comm field may hold spaces and parentheses: fields start after the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return process{}, false
+	}
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 3 {
+		return process{}, false
+	}
+	ppid, _ := strconv.Atoi(string(fields[1]))
+	pgid, _ := strconv.Atoi(string(fields[2]))
+	state := string(fields[0])
+	return process{pid: pid, ppid: ppid, pgid: pgid, zombie: state == "Z" || state == "X"}, true
+}
+
+// members lists the live processes of a tree: those of the process group
+// pgid, those whose environment holds InstanceEnv=instance (a child that
+// moved to a group or a session of its own, or whose parent exited), and
+// the descendants of either (a child that cleared its environment). While
+// devrun is the reaper of its descendants' orphans, only its descendants
+// are looked at: they are all the tree can hold.
+func members(pgid int, instance string) []member {
+	ps := processes()
+	if ps == nil { // no /proc: the process group alone
+		if syscall.Kill(-pgid, 0) != nil {
+			return nil
+		}
+		return []member{{pid: pgid, pgid: pgid}}
+	}
+	self := os.Getpid()
+	children := map[int][]int{}
+	for _, p := range ps {
+		children[p.ppid] = append(children[p.ppid], p.pid)
+	}
+	byPID := make(map[int]process, len(ps))
+	for _, p := range ps {
+		byPID[p.pid] = p
+	}
+	candidates := ps
+	if subreaper.Load() {
+		candidates = candidates[:0:0]
+		for _, pid := range descendants(self, children) {
+			candidates = append(candidates, byPID[pid])
+		}
+	}
+	mark := []byte(InstanceEnv + "=" + instance + "\x00")
+	in := map[int]bool{}
+	for _, p := range candidates {
+		if p.pid == self || p.zombie || in[p.pid] {
+			continue
+		}
+		if p.pgid == pgid || carries(p.pid, mark) {
+			for _, d := range append([]int{p.pid}, descendants(p.pid, children)...) {
+				in[d] = true
+			}
+		}
+	}
+	var ms []member
+	for pid := range in {
+		if p := byPID[pid]; !p.zombie && pid != self {
+			ms = append(ms, member{pid: pid, pgid: p.pgid})
+		}
+	}
+	return ms
+}
+
+// descendants returns the processes below pid, given each one's children.
+func descendants(pid int, children map[int][]int) []int {
+	var out []int
+	seen := map[int]bool{pid: true}
+	for queue := children[pid]; len(queue) > 0; {
+		c := queue[0]
+		queue = queue[1:]
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, c)
+		queue = append(queue, children[c]...)
+	}
+	return out
+}
+
+// carries reports whether the environment pid started with holds mark.
+// Another user's processes cannot be read, and are none of devrun's.
+func carries(pid int, mark []byte) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	return err == nil && (bytes.HasPrefix(env, mark) || bytes.Contains(env, append([]byte{0}, mark...)))
+}
+
+// leaders are the processes devrun started through os/exec whose exit
+// os/exec has not collected yet: reapOrphans must leave them to it.
+var leaders sync.Map // pid → struct{}
+
+func (t *tree) register()   { leaders.Store(t.pgid(), struct{}{}) }
+func (t *tree) unregister() { leaders.Delete(t.pgid()) }
+
+// reapOrphans collects the exited processes that devrun adopted as the
+// reaper of its descendants (the members of a stopped tree whose parent died
+// first). Children devrun started itself are left to whoever waits for them:
+// the leaders of trees, and the commands that run in devrun's own process
+// group (the go command building pid1, git).
+func reapOrphans() {
+	self, own := os.Getpid(), syscall.Getpgrp()
+	for _, p := range processes() {
+		if p.ppid != self || !p.zombie || p.pgid == own {
+			continue
+		}
+		if _, ok := leaders.Load(p.pid); ok {
+			continue
+		}
+		var ws syscall.WaitStatus
+		syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil)
+	}
 }

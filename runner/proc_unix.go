@@ -22,11 +22,6 @@ func setGroup(cmd *exec.Cmd) {
 // diskFullErrnos are how the system says that a disk is full.
 var diskFullErrnos = []error{syscall.ENOSPC}
 
-// tieToDevrun does nothing on Unix: on Linux the parent-death signal set at
-// start ends the process with devrun; elsewhere the next devrun up stops
-// what a killed devrun left (KillLeftover).
-func tieToDevrun(int) {}
-
 // signalGroup sends sig to every process in the group led by pid.
 func signalGroup(pid int, sig os.Signal) error {
 	if pid <= 0 {
@@ -43,22 +38,14 @@ func signalGroup(pid int, sig os.Signal) error {
 	return err
 }
 
-// killGroup kills every process in the group led by pid.
+// killGroup kills every process in the group led by pid: a group an
+// earlier devrun left, found alive and told from a stranger's (KillLeftover).
 func killGroup(pid int) error { return signalGroup(pid, syscall.SIGKILL) }
 
-// reapGroup collects the exited processes of group pgid that devrun
-// adopted as their subreaper (the members of a killed build or app whose
-// leader died first). Waiting on the group, not on any child, leaves the
-// children os/exec waits for alone.
-func reapGroup(pgid int) {
-	if pgid <= 0 {
-		return
+// asSignal returns sig as the system's signal; SIGTERM for one it lacks.
+func asSignal(sig os.Signal) syscall.Signal {
+	if s, ok := sig.(syscall.Signal); ok {
+		return s
 	}
-	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
+	return syscall.SIGTERM
 }

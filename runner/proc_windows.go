@@ -1,10 +1,9 @@
 package runner
 
 import (
+	"errors"
 	"os"
 	"os/exec"
-	"strconv"
-	"sync"
 	"syscall"
 	"unsafe"
 
@@ -20,12 +19,28 @@ func setGroup(cmd *exec.Cmd) {
 // diskFullErrnos are how the system says that a disk is full.
 var diskFullErrnos = []error{windows.ERROR_DISK_FULL, windows.ERROR_HANDLE_DISK_FULL}
 
-// job holds every process devrun starts. It is made so that the system
-// ends them all when its last handle closes: when devrun exits, even killed.
-var job = sync.OnceValue(func() windows.Handle {
+// A tree is the processes of one start, the app's or a build's: a job
+// object of its own, which every process the leader starts joins, and which
+// the system ends when its last handle closes, so when devrun exits, even
+// killed. devrun acts on the job through its handle, never by a PID, which
+// Windows reuses at once. A process the leader starts before it joins the
+// job (in the moment after its start) escapes it. Its methods are safe for
+// concurrent use.
+type tree struct {
+	cmd      *exec.Cmd
+	instance string
+	job      windows.Handle // 0 when the system refused one
+}
+
+// newTree prepares cmd to start a tree of its own. cmd.Env must be set.
+// Call it before Start.
+func newTree(cmd *exec.Cmd) *tree {
+	t := &tree{cmd: cmd, instance: newInstance()}
+	cmd.Env = append(cmd.Env, InstanceEnv+"="+t.instance)
+	setGroup(cmd)
 	h, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
-		return 0
+		return t
 	}
 	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{
 		BasicLimitInformation: windows.JOBOBJECT_BASIC_LIMIT_INFORMATION{LimitFlags: windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE},
@@ -33,42 +48,79 @@ var job = sync.OnceValue(func() windows.Handle {
 	if _, err := windows.SetInformationJobObject(h, windows.JobObjectExtendedLimitInformation,
 		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
 		windows.CloseHandle(h)
-		return 0
+		return t
 	}
-	return h
-})
+	t.job = h
+	return t
+}
 
-// tieToDevrun puts the process pid, and so the processes it starts, in
-// devrun's job, which ends with devrun: Windows' parent-death signal. A
-// process the app starts before this call escapes it.
-func tieToDevrun(pid int) {
-	j := job()
-	if j == 0 {
+// started puts the leader, and so the processes it starts, in the job.
+func (t *tree) started() {
+	if t.job == 0 {
 		return
 	}
-	p, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(pid))
+	p, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(t.cmd.Process.Pid))
 	if err != nil {
 		return
 	}
 	defer windows.CloseHandle(p)
-	windows.AssignProcessToJobObject(j, p)
+	windows.AssignProcessToJobObject(t.job, p)
 }
 
-// signalGroup ends the process tree of pid as taskkill /T /F does. A
-// CTRL_BREAK_EVENT would let a Go app stop gracefully, but the children that
-// ignore it could not be found once the app has gone (Windows lists no tree
-// whose root has exited), and would keep the app's port.
-func signalGroup(pid int, _ os.Signal) error { return killGroup(pid) }
+func (t *tree) waited() {}
 
-// killGroup ends the process tree of pid and returns once it has ended.
-func killGroup(pid int) error {
-	return exec.Command("taskkill", "/T", "/F", "/PID", strconv.Itoa(pid)).Run()
+// signal ends the tree: Windows has no signal that a console app that
+// ignores it could not also leave its children running with.
+func (t *tree) signal(syscall.Signal) bool { return t.kill() }
+
+// kill ends every process of the job, and the leader through the handle
+// os/exec holds (it may not have joined the job yet).
+func (t *tree) kill() bool {
+	alive := t.alive()
+	if t.job != 0 {
+		windows.TerminateJobObject(t.job, 1)
+	}
+	t.cmd.Process.Kill()
+	return alive
 }
 
-// groupAlive reports false: Windows cannot list a tree whose root has
-// exited, and killGroup returns only after the tree has ended. Stop waits for
-// the app itself.
+// alive reports whether a process of the job runs.
+func (t *tree) alive() bool {
+	if t.job == 0 {
+		return false
+	}
+	var info basicAccounting
+	if err := windows.QueryInformationJobObject(t.job, windows.JobObjectBasicAccountingInformation,
+		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)), nil); err != nil {
+		return false
+	}
+	return info.ActiveProcesses > 0
+}
+
+// release ends what is left of the job and closes it.
+func (t *tree) release() {
+	if t.job != 0 {
+		windows.TerminateJobObject(t.job, 1)
+		windows.CloseHandle(t.job)
+		t.job = 0
+	}
+}
+
+// asSignal returns the signal a stop sends; on Windows a stop ends the tree.
+func asSignal(os.Signal) syscall.Signal { return syscall.SIGKILL }
+
+// groupAlive reports false: a leftover of a killed devrun ended with its
+// job, and Windows reuses PIDs: a recorded PID names no process of devrun's.
 func groupAlive(int) bool { return false }
 
-// reapGroup does nothing: Windows has no zombies to collect.
-func reapGroup(int) {}
+// killGroup is never called on Windows (groupAlive reports false).
+func killGroup(int) error { return errors.New("no process groups on Windows") }
+
+// basicAccounting is JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, which
+// golang.org/x/sys/windows does not define.
+type basicAccounting struct {
+	TotalUserTime, TotalKernelTime                       int64
+	ThisPeriodTotalUserTime, ThisPeriodTotalKernelTime   int64
+	TotalPageFaultCount, TotalProcesses, ActiveProcesses uint32
+	TotalTerminatedProcesses                             uint32
+}

@@ -30,7 +30,7 @@ var RestartPolicies = []RestartPolicy{RestartNever, RestartOnFailure, RestartAlw
 // a long wait would keep the app down after it is.
 const (
 	minBackoff     = 100 * time.Millisecond
-	maxBackoff     = 10 * time.Second
+	maxBackoff     = 2 * time.Second
 	resetBackoff   = 10 * time.Second
 	maxGoneBackoff = 500 * time.Millisecond
 )
@@ -216,7 +216,14 @@ func (l *loop) swap(ctx context.Context, a Artifact, t timings) {
 	}
 }
 
+// start starts a, once whatever the previous start made has exited: on
+// every path (a swap, a restart by the policy or by hand, a start again
+// after the environment came back) nothing of the old app is left when the
+// new one starts.
 func (l *loop) start(ctx context.Context, a Artifact, t timings) {
+	if l.proc != nil {
+		l.stopApp()
+	}
 	begin := time.Now()
 	p, err := l.Starter.Start(ctx, a)
 	t.start = time.Since(begin)
@@ -321,17 +328,21 @@ func (l *loop) shutdown() {
 
 // describe names the changed paths for the log.
 func describe(paths []string) string {
-	switch len(paths) {
+	uniq := map[string]bool{}
+	var first string
+	for _, p := range paths {
+		if len(uniq) == 0 {
+			first = p
+		}
+		uniq[p] = true
+	}
+	switch len(uniq) {
 	case 0:
 		return "restart requested"
 	case 1:
-		return paths[0] + " changed"
+		return first + " changed"
 	}
-	uniq := map[string]bool{}
-	for _, p := range paths {
-		uniq[p] = true
-	}
-	return fmt.Sprintf("%s and %d more changed", paths[0], len(uniq)-1)
+	return fmt.Sprintf("%s and %d more changed", first, len(uniq)-1)
 }
 
 // exitCoder is an error that carries an exit code, as *exec.ExitError does
