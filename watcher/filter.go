@@ -39,6 +39,7 @@ type Filter struct {
 	gitignore map[string][]string // .gitignore's directory → its patterns, made relative to the root
 	ignored   *patternmatcher.PatternMatcher
 	tests     bool
+	own       []string // paths never watched, whatever the patterns say
 }
 
 // FilterOptions configures a Filter.
@@ -51,12 +52,21 @@ type FilterOptions struct {
 	Exclude []string
 	// Tests reports changes to _test.go files, which are ignored otherwise.
 	Tests bool
+	// Own lists paths, relative to the root, that are never watched nor
+	// reported, with everything below them: what devrun writes itself.
+	// They are paths, not patterns: a name holding * or [ means itself.
+	Own []string
 }
 
 // NewFilter compiles the patterns of opts. It returns an error naming the first
 // pattern that does not compile.
 func NewFilter(opts FilterOptions) (*Filter, error) {
 	f := &Filter{tests: opts.Tests, gitignore: map[string][]string{}}
+	for _, o := range opts.Own {
+		if o = path.Clean(filepath.ToSlash(o)); o != "." {
+			f.own = append(f.own, o)
+		}
+	}
 	var err error
 	if len(opts.Include) > 0 {
 		if f.include, err = compile(opts.Include); err != nil {
@@ -85,6 +95,9 @@ func (f *Filter) SkipDir(rel string) bool {
 	if rel == "." {
 		return false
 	}
+	if f.isOwn(rel) {
+		return true
+	}
 	base := path.Base(rel)
 	if strings.HasPrefix(base, ".") {
 		return true
@@ -99,6 +112,9 @@ func (f *Filter) SkipDir(rel string) bool {
 
 // SkipFile reports whether a change to the file rel is not reported.
 func (f *Filter) SkipFile(rel string) bool {
+	if f.isOwn(rel) {
+		return true
+	}
 	base := path.Base(rel)
 	if !f.tests && strings.HasSuffix(base, "_test.go") {
 		return true
@@ -112,6 +128,16 @@ func (f *Filter) SkipFile(rel string) bool {
 		return true
 	}
 	return f.include != nil && !f.matches(f.include, rel)
+}
+
+// isOwn reports whether rel is one of the Own paths or lies below one.
+func (f *Filter) isOwn(rel string) bool {
+	for _, o := range f.own {
+		if rel == o || strings.HasPrefix(rel, o+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *Filter) matches(pm *patternmatcher.PatternMatcher, rel string) bool {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -46,6 +47,13 @@ type Options struct {
 	// writes a probe file and waits this long for its event, and polls when
 	// none comes (bind mounts of Docker Desktop and WSL2 deliver none).
 	Probe time.Duration
+	// Own lists files and directories that devrun writes itself (build
+	// outputs, PID files, mounts, logs, caches), absolute or relative to
+	// the working directory. They are never watched nor reported, with
+	// everything below them, wherever they are: inside the tree or not,
+	// named directly or through a symbolic link. A change there can never
+	// start a build, and so never a cycle of builds.
+	Own []string
 	// Log receives the Watcher's warnings. Default: discarded.
 	Log *slog.Logger
 }
@@ -92,6 +100,7 @@ func New(opts Options) (*Watcher, error) {
 		return nil, fmt.Errorf("watching %s: %w", opts.Root, err)
 	}
 	opts.Root = root
+	opts.Filter.Own = append(opts.Filter.Own, ownPaths(root, opts.Own)...)
 	filter, err := NewFilter(opts.Filter)
 	if err != nil {
 		return nil, err
@@ -119,6 +128,46 @@ func New(opts Options) (*Watcher, error) {
 	}
 	w.poll = newPoller(w)
 	return w, nil
+}
+
+// ownPaths returns the paths in own relative to root, as the tree is
+// walked: each as named and as its symbolic links resolve, against root as
+// named and as resolved (/tmp is /private/tmp on macOS).
+func ownPaths(root string, own []string) []string {
+	roots := []string{root}
+	if r, err := filepath.EvalSymlinks(root); err == nil && r != root {
+		roots = append(roots, r)
+	}
+	var rels []string
+	for _, o := range own {
+		abs, err := filepath.Abs(o)
+		if err != nil {
+			continue
+		}
+		targets := []string{abs}
+		if r, err := filepath.EvalSymlinks(abs); err == nil && r != abs {
+			targets = append(targets, r)
+		}
+		for _, t := range targets {
+			for _, r := range roots {
+				if rel, err := filepath.Rel(r, t); err == nil && !above(rel) {
+					rels = append(rels, filepath.ToSlash(rel))
+				}
+			}
+		}
+	}
+	return rels
+}
+
+// above reports whether the relative path rel names the root or a
+// directory above it, which holds the whole tree and cannot be left out.
+func above(rel string) bool {
+	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
+		if part != ".." && part != "." {
+			return false
+		}
+	}
+	return true
 }
 
 // Polling reports whether the Watcher scans the tree instead of receiving events.
@@ -205,10 +254,12 @@ func (w *Watcher) close() {
 }
 
 // Run sends a Batch on out for each burst of changes until ctx is done, then
-// closes out and returns nil. It never blocks on out: changes seen while the
-// receiver is busy are merged into the batch waiting to be received.
-// Run returns an error only if the kernel's watcher fails for good.
-func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
+// closes out and returns. It never blocks on out: changes seen while the
+// receiver is busy are merged into the batch waiting to be received. It has
+// no error to return: the kernel's errors are logged (a dropped event
+// queue also makes it watch the tree again and send "."), and the watcher
+// goes on.
+func (w *Watcher) Run(ctx context.Context, out chan<- Batch) {
 	defer close(out)
 	defer w.close()
 	b := newBatcher(w.opts.Quiet, w.opts.MaxWait)
@@ -233,15 +284,15 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case ev, ok := <-events:
 			if !ok {
-				return nil
+				return
 			}
 			w.handle(ev, b)
 		case err, ok := <-errs:
 			if !ok {
-				return nil
+				return
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				w.opts.Log.Warn("the kernel dropped file events (more changes at once than " +

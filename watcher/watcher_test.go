@@ -41,13 +41,11 @@ func start(t *testing.T, root string, opts Options) *harness {
 func run(t *testing.T, root string, w *Watcher) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Batch)
-	done := make(chan error)
-	go func() { done <- w.Run(ctx, out) }()
+	done := make(chan struct{})
+	go func() { w.Run(ctx, out); close(done) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		<-done
 	})
 	return &harness{t: t, root: root, batches: out}
 }
@@ -502,5 +500,28 @@ func TestProbeLeavesNoEvent(t *testing.T) {
 	h := start(t, root, Options{Probe: 5 * time.Second})
 	if got := paths(h.sync()); len(got) != 0 {
 		t.Errorf("after the probe: got %v, want nothing", got)
+	}
+}
+
+// Run returns once its context is done, and closes its channel: the
+// supervisor's loop ends on it.
+func TestRunClosesItsChannelWhenDone(t *testing.T) {
+	root := t.TempDir()
+	w, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Batch)
+	returned := make(chan struct{})
+	go func() { w.Run(ctx, out); close(returned) }()
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after its context was done")
+	}
+	if _, ok := <-out; ok {
+		t.Error("Run left its channel open")
 	}
 }
