@@ -29,12 +29,21 @@ func NewLogger(w io.Writer, color bool) *slog.Logger {
 }
 
 // IsColorTerminal reports whether w is a terminal that should get colours:
-// a character device, with NO_COLOR unset and TERM not "dumb".
+// a character device, with NO_COLOR unset (or empty) and TERM not "dumb".
 func IsColorTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
+	return ok && colorAllowed(os.Getenv) && isTerminal(f)
+}
+
+// colorAllowed reports whether the environment, read through getenv, lets
+// a terminal have colours.
+func colorAllowed(getenv func(string) string) bool {
+	return getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
+// isTerminal reports whether f is a character device. Tests replace it to
+// check the rest of IsColorTerminal where there is no terminal.
+var isTerminal = func(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,7 +1,6 @@
 package term
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,25 +19,50 @@ func TestLinesArePrefixedAndColouredOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-func TestNoColorAndNonTerminals(t *testing.T) {
+func TestNonTerminals(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm")
 	if IsColorTerminal(f) {
 		t.Error("a regular file is taken for a terminal")
 	}
 	if IsColorTerminal(&strings.Builder{}) {
 		t.Error("a buffer is taken for a terminal")
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
-	if errors.Is(err, os.ErrNotExist) || err != nil {
-		return // no controlling terminal here (CI)
+}
+
+// TestNoColorAndDumbTerminals runs everywhere, a terminal or not: the
+// terminal check is replaced by one that takes the file for a terminal.
+func TestNoColorAndDumbTerminals(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "tty"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer tty.Close()
-	t.Setenv("NO_COLOR", "1")
-	if IsColorTerminal(tty) {
-		t.Error("NO_COLOR is not respected")
+	defer f.Close()
+	orig := isTerminal
+	t.Cleanup(func() { isTerminal = orig })
+	isTerminal = func(g *os.File) bool { return g == f }
+	for _, tc := range []struct {
+		noColor, term string
+		want          bool
+	}{
+		{"", "xterm-256color", true},
+		{"", "", true},
+		{"1", "xterm", false},
+		{"0", "xterm", false}, // any value but the empty one, as no-color.org says
+		{"", "dumb", false},
+	} {
+		t.Setenv("NO_COLOR", tc.noColor)
+		t.Setenv("TERM", tc.term)
+		if got := IsColorTerminal(f); got != tc.want {
+			t.Errorf("NO_COLOR=%q TERM=%q: IsColorTerminal = %v, want %v", tc.noColor, tc.term, got, tc.want)
+		}
+	}
+	if IsColorTerminal(&strings.Builder{}) {
+		t.Error("a buffer is taken for a terminal")
 	}
 }
