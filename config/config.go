@@ -168,7 +168,7 @@ func Load(opts Options) (*Config, error) {
 			c.sources["build.package"] = "default (the only main package)"
 		}
 	}
-	errs = append(errs, c.crossCheck()...)
+	errs = append(errs, c.crossCheck(opts.Dir)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -265,14 +265,68 @@ func example(section string) string {
 	return section + ".…"
 }
 
-// crossCheck validates what involves more than one key.
-func (c *Config) crossCheck() []error {
+// crossCheck validates what involves more than one key, or the project
+// directory dir.
+func (c *Config) crossCheck(dir string) []error {
 	var errs []error
+	if msg := outputDir(c.Build.Output, dir); msg != "" {
+		errs = append(errs, fmt.Errorf("build.output (from %s): %s", c.sources["build.output"], msg))
+	}
 	if c.Watch.MaxWait < c.Watch.Debounce {
 		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",
 			c.sources["watch.max_wait"], c.Watch.MaxWait, c.sources["watch.debounce"], c.Watch.Debounce))
 	}
 	return errs
+}
+
+// outputDir checks that out, build.output, is a directory of its own: not
+// the project directory dir nor one above it, which would put the builds,
+// and the files devrun keeps beside them, among the sources. It returns ""
+// when out is fine, or empty (nonEmpty has said so).
+func outputDir(out, dir string) string {
+	if strings.TrimSpace(out) == "" {
+		return ""
+	}
+	if dir == "" {
+		dir = "."
+	}
+	p := out
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	absOut, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(absOut, absDir)
+	if err != nil { // another volume
+		return ""
+	}
+	if realOut, err := filepath.EvalSymlinks(absOut); err == nil && leaves(rel) {
+		if realDir, err := filepath.EvalSymlinks(absDir); err == nil {
+			if r, err := filepath.Rel(realOut, realDir); err == nil && !leaves(r) { // a symbolic link to the project or above
+				rel, absOut = r, realOut
+			}
+		}
+	}
+	const want = "it must be a directory of its own, such as .devrun/bin, inside the project or outside it"
+	switch {
+	case rel == ".":
+		return fmt.Sprintf("%q is the project directory itself (%s); %s", out, absDir, want)
+	case !leaves(rel):
+		return fmt.Sprintf("%q is %s, above the project directory %s; %s", out, absOut, absDir, want)
+	}
+	return ""
+}
+
+// leaves reports whether rel, the project directory made relative to the
+// output directory, leads out of it: the project is not at or below it.
+func leaves(rel string) bool {
+	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // Source says where the value of key came from: "default", the config

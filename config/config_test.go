@@ -67,7 +67,7 @@ func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
 }
 
 func TestListsFromYAMLEnvAndFlags(t *testing.T) {
-	t.Setenv("DEVRUN_BUILD_TAGS", `dev 'two words' "say \"hi\""`)
+	t.Setenv("DEVRUN_BUILD_COMMAND", `dev 'two words' "say \"hi\""`)
 	c, err := load(t, "build:\n  flags: [-race, -v]\nrun:\n  env: [A=1, B=x y]\n", "--run.args", `--name "Ada Lovelace"`)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestListsFromYAMLEnvAndFlags(t *testing.T) {
 	for _, tc := range []struct {
 		got, want []string
 	}{
-		{c.Build.Tags, []string{"dev", "two words", `say "hi"`}},
+		{c.Build.Command, []string{"dev", "two words", `say "hi"`}},
 		{c.Build.Flags, []string{"-race", "-v"}},
 		{c.Run.Env, []string{"A=1", "B=x y"}},
 		{c.Run.Args, []string{"--name", "Ada Lovelace"}},
@@ -186,6 +186,11 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range []string{
 		"", "build:\n  ldflags: -s -w\n", "watch:\n  debounce: 5\n", "run: [1, 2]\n", "x: y\n",
 		"watch:\n  paths: [a, b]\n  poll: true\n", "build: {tags: {a: b}}\n", "\t:", "run:\n  stop_timeout: 1h1h\n",
+		"container:\n  ports: ['[::1]', '[::1', '[::1]:', '[::1]:80', ':80', '80:', '1.2.3.4:80:80/sctp', '80/tcp/udp', '0', '99999', 'a:b:c:d']\n",
+		"container:\n  ports: '[::1]:8080:80 8080'\n  volumes: ['C:\\x:/y', './a:/b', '/a:/b:ro,rw', '/a:/devrun']\n",
+		"image:\n  platform: Linux/AMD64\n", "image:\n  platform: linux/\n", "image:\n  platform: [linux, amd64]\n",
+		"container:\n  user: 'a b'\n  network: 'my net'\n  env: ['=x', ' A=1']\n", "build:\n  output: .\n", "build:\n  output: ..\n",
+		"run:\n  args: [\"\\0\"]\n", "watch:\n  include: ['[']\n",
 	} {
 		f.Add(s)
 	}

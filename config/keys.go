@@ -23,6 +23,7 @@ type key struct {
 	kind    kind
 	def     any
 	allowed []string          // for kEnum
+	norm    func(any) any     // normalises a parsed value before check, if set
 	check   func(any) string  // further validation; "" when valid
 	help    string            // the flag's usage
 	field   func(*Config) any // a pointer to the key's field
@@ -34,8 +35,8 @@ var StopSignals = []string{"SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL", 
 
 // keys lists every configuration key, in the order `devrun config` prints them.
 var keys = []key{
-	{name: "build.package", kind: kString, def: ".", check: nonEmpty, help: "the main package to build", field: func(c *Config) any { return &c.Build.Package }},
-	{name: "build.command", kind: kList, def: []string{}, help: "a build command replacing go build; {out} is the output path", field: func(c *Config) any { return &c.Build.Command }},
+	{name: "build.package", kind: kString, def: ".", check: both(nonEmpty, packagePath), help: "the main package to build", field: func(c *Config) any { return &c.Build.Package }},
+	{name: "build.command", kind: kList, def: []string{}, check: commandLine, help: "a build command replacing go build; {out} is the output path", field: func(c *Config) any { return &c.Build.Command }},
 	{name: "build.output", kind: kString, def: ".devrun/bin", check: nonEmpty, help: "the directory binaries are built into", field: func(c *Config) any { return &c.Build.Output }},
 	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
 	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
@@ -49,9 +50,9 @@ var keys = []key{
 	{name: "run.stop_timeout", kind: kDuration, def: 5 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a stop waits before it kills", field: func(c *Config) any { return &c.Run.StopTimeout }},
 	{name: "run.restart", kind: kEnum, def: "never", allowed: []string{"never", "on-failure", "always"}, help: "what to do when the app exits by itself", field: func(c *Config) any { return &c.Run.Restart }},
 
-	{name: "watch.paths", kind: kList, def: []string{"."}, check: nonEmptyList, help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
-	{name: "watch.include", kind: kList, def: []string{}, help: "only files matching these globs trigger a build", field: func(c *Config) any { return &c.Watch.Include }},
-	{name: "watch.exclude", kind: kList, def: []string{}, help: "globs of files and directories to ignore", field: func(c *Config) any { return &c.Watch.Exclude }},
+	{name: "watch.paths", kind: kList, def: []string{"."}, check: both(nonEmptyList, nonEmptyEntries), help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
+	{name: "watch.include", kind: kList, def: []string{}, check: globList, help: "only files matching these globs trigger a build", field: func(c *Config) any { return &c.Watch.Include }},
+	{name: "watch.exclude", kind: kList, def: []string{}, check: globList, help: "globs of files and directories to ignore", field: func(c *Config) any { return &c.Watch.Exclude }},
 	{name: "watch.debounce", kind: kDuration, def: 10 * time.Millisecond, check: between(0, 10*time.Second), help: "how long the tree must be quiet before a build", field: func(c *Config) any { return &c.Watch.Debounce }},
 	{name: "watch.max_wait", kind: kDuration, def: 500 * time.Millisecond, check: between(time.Millisecond, time.Minute), help: "the longest a build waits for the tree to go quiet", field: func(c *Config) any { return &c.Watch.MaxWait }},
 	{name: "watch.poll", kind: kBool, def: false, help: "scan the tree instead of using file events", field: func(c *Config) any { return &c.Watch.Poll }},
@@ -59,22 +60,22 @@ var keys = []key{
 	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
 	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
 
-	{name: "compose.service", kind: kString, def: "app", check: nonEmpty, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},
+	{name: "compose.service", kind: kString, def: "app", check: serviceName, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},
 	{name: "compose.mount_dir", kind: kString, def: "/devrun", check: nonEmpty, help: "where the sidecar sees the volume mounted at /devrun in the app's container", field: func(c *Config) any { return &c.Compose.MountDir }},
 
 	{name: "image.dockerfile", kind: kString, def: "Dockerfile", check: nonEmpty, help: "the Dockerfile devrun build uses", field: func(c *Config) any { return &c.Image.Dockerfile }},
-	{name: "image.tags", kind: kList, def: []string{}, help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},
+	{name: "image.tags", kind: kList, def: []string{}, check: imageRefs(false), help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},
 	{name: "image.args", kind: kList, def: []string{}, check: envList, help: "build arguments, KEY=value", field: func(c *Config) any { return &c.Image.Args }},
-	{name: "image.target", kind: kString, def: "", help: "the stage to build (default: the last)", field: func(c *Config) any { return &c.Image.Target }},
-	{name: "image.platform", kind: kString, def: "", help: "the platform to build for, os/arch (default: the engine's)", field: func(c *Config) any { return &c.Image.Platform }},
+	{name: "image.target", kind: kString, def: "", check: stageOrEmpty, help: "the stage to build (default: the last)", field: func(c *Config) any { return &c.Image.Target }},
+	{name: "image.platform", kind: kString, def: "", norm: lower, check: platformOrEmpty, help: "the platform to build for, os/arch[/variant] (default: the engine's)", field: func(c *Config) any { return &c.Image.Platform }},
 	{name: "image.builder", kind: kEnum, def: "auto", allowed: []string{"auto", "buildkit", "classic"}, help: "the engine's builder: BuildKit (cache mounts) or classic", field: func(c *Config) any { return &c.Image.Builder }},
 	{name: "image.port", kind: kPort, def: "", check: portOrEmpty, help: "the port the app listens on: EXPOSE in devrun init, checked by devrun build --smoke", field: func(c *Config) any { return &c.Image.Port }},
 
-	{name: "container.image", kind: kString, def: "alpine:3.20", check: nonEmpty, help: "the image the dev container runs (never pulled)", field: func(c *Config) any { return &c.Container.Image }},
-	{name: "container.ports", kind: kList, def: []string{}, help: "published ports: PORT, HOST:CONTAINER or IP:HOST:CONTAINER (127.0.0.1 unless an IP is given)", field: func(c *Config) any { return &c.Container.Ports }},
+	{name: "container.image", kind: kString, def: "alpine:3.20", check: both(nonEmpty, imageRefs(true)), help: "the image the dev container runs (never pulled)", field: func(c *Config) any { return &c.Container.Image }},
+	{name: "container.ports", kind: kList, def: []string{}, check: portList, help: "published ports: PORT, HOST:CONTAINER, IP:HOST:CONTAINER or [IPv6]:HOST:CONTAINER, optionally /tcp or /udp (127.0.0.1 unless an IP is given)", field: func(c *Config) any { return &c.Container.Ports }},
 	{name: "container.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app in the container", field: func(c *Config) any { return &c.Container.Env }},
-	{name: "container.volumes", kind: kList, def: []string{}, help: "further bind mounts, SRC:DST[:ro]", field: func(c *Config) any { return &c.Container.Volumes }},
-	{name: "container.network", kind: kString, def: "", help: "the network the dev container joins", field: func(c *Config) any { return &c.Container.Network }},
-	{name: "container.user", kind: kString, def: "", help: "the user the app runs as (default: your UID:GID)", field: func(c *Config) any { return &c.Container.User }},
+	{name: "container.volumes", kind: kList, def: []string{}, check: volumeList, help: "further bind mounts, SRC:DST[:ro]", field: func(c *Config) any { return &c.Container.Volumes }},
+	{name: "container.network", kind: kString, def: "", check: networkOrEmpty, help: "the network the dev container joins", field: func(c *Config) any { return &c.Container.Network }},
+	{name: "container.user", kind: kString, def: "", check: userOrEmpty, help: "the user the app runs as (default: your UID:GID)", field: func(c *Config) any { return &c.Container.User }},
 	{name: "container.sync", kind: kEnum, def: "auto", allowed: []string{"auto", "bind", "copy"}, help: "how binaries reach the container: a bind mount, or a copy through the API (auto: copy for remote engines)", field: func(c *Config) any { return &c.Container.Sync }},
 }

@@ -3,10 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/moby/patternmatcher"
 )
 
 // set converts raw, a value from YAML, the environment or a flag, to the key's
@@ -15,6 +21,12 @@ func (k key) set(c *Config, raw any) error {
 	val, err := k.parse(raw)
 	if err != nil {
 		return err
+	}
+	if msg := noNUL(val); msg != "" {
+		return errors.New(msg)
+	}
+	if k.norm != nil {
+		val = k.norm(val)
 	}
 	if k.check != nil {
 		if msg := k.check(val); msg != "" {
@@ -214,7 +226,7 @@ func nonEmptyList(v any) string {
 func envList(v any) string {
 	for _, e := range v.([]string) {
 		name, _, ok := strings.Cut(e, "=")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		if !ok || name == "" || strings.IndexFunc(name, unicode.IsSpace) >= 0 {
 			return fmt.Sprintf("entries must look like KEY=value, not %q", e)
 		}
 	}
@@ -286,8 +298,166 @@ func portOrEmpty(v any) string {
 	if s == "" {
 		return ""
 	}
-	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 65535 {
+	if _, ok := portNumber(s); !ok {
 		return fmt.Sprintf("must be a port number from 1 to 65535, not %q", s)
+	}
+	return ""
+}
+
+// noNUL rejects a string, or a list item, holding a NUL byte: no program
+// can be given one in an argument or in its environment.
+func noNUL(v any) string {
+	switch v := v.(type) {
+	case string:
+		if strings.ContainsRune(v, 0) {
+			return fmt.Sprintf("must not hold a NUL byte, as %q does", v)
+		}
+	case []string:
+		for i, e := range v {
+			if strings.ContainsRune(e, 0) {
+				return fmt.Sprintf("item %d must not hold a NUL byte, as %q does", i+1, e)
+			}
+		}
+	}
+	return ""
+}
+
+// both passes when a and b do.
+func both(a, b func(any) string) func(any) string {
+	return func(v any) string {
+		if msg := a(v); msg != "" {
+			return msg
+		}
+		return b(v)
+	}
+}
+
+// portList checks container.ports: every entry parses, and no two publish the
+// same address and port.
+func portList(v any) string {
+	seen := map[string]string{}
+	for _, e := range v.([]string) {
+		p, err := ParsePort(e)
+		if err != nil {
+			return err.Error()
+		}
+		at := fmt.Sprintf("%s/%s", netip.AddrPortFrom(p.IP, p.Host), p.Proto)
+		if prev, ok := seen[at]; ok {
+			return fmt.Sprintf("%q and %q both publish %s", prev, e, at)
+		}
+		seen[at] = e
+	}
+	return ""
+}
+
+// volumeList checks container.volumes: every entry parses, and no two mount
+// at the same place.
+func volumeList(v any) string {
+	seen := map[string]string{}
+	for _, e := range v.([]string) {
+		_, dst, _, err := parseVolume(e)
+		if err != nil {
+			return err.Error()
+		}
+		dst = path.Clean(dst)
+		if prev, ok := seen[dst]; ok {
+			return fmt.Sprintf("%q and %q both mount at %s", prev, e, dst)
+		}
+		seen[dst] = e
+	}
+	return ""
+}
+
+func platformOrEmpty(v any) string {
+	if s := v.(string); s != "" {
+		if _, err := parsePlatform(s); err != nil {
+			return "must be empty (the engine's platform) or " + platformSyntax + ", not " + strconv.Quote(s)
+		}
+	}
+	return ""
+}
+
+// lower normalises a value accepted whatever its case.
+func lower(v any) any { return strings.ToLower(v.(string)) }
+
+func userOrEmpty(v any) string {
+	if s := v.(string); s != "" && !isUser(s) {
+		return fmt.Sprintf("must be empty (your UID:GID), a user name or UID, or USER:GROUP with a group name or GID, without spaces, not %q", s)
+	}
+	return ""
+}
+
+func networkOrEmpty(v any) string {
+	if s := v.(string); s != "" && !isNetwork(s) {
+		return fmt.Sprintf("must be empty (the engine's default network), a network name (letters, digits, _ . -) or container:NAME, not %q", s)
+	}
+	return ""
+}
+
+func imageRefs(digest bool) func(any) string {
+	return func(v any) string {
+		switch s := v.(type) {
+		case string:
+			if !isImageRef(s, digest) {
+				return fmt.Sprintf("must be an image reference such as alpine:3.20 or registry.example.com/team/app@sha256:…, with a lower-case name, not %q", s)
+			}
+		case []string:
+			for _, e := range s {
+				if !isImageRef(e, digest) {
+					return fmt.Sprintf("entries must be image names with an optional tag, such as app:dev or registry.example.com/team/app, with a lower-case name, not %q", e)
+				}
+			}
+		}
+		return ""
+	}
+}
+
+func stageOrEmpty(v any) string {
+	if s := v.(string); s != "" && !reStage.MatchString(s) {
+		return fmt.Sprintf("must be empty (the last stage) or the name of a stage of the Dockerfile (a letter, then letters, digits, _ . -), not %q", s)
+	}
+	return ""
+}
+
+func serviceName(v any) string {
+	if s := v.(string); !reService.MatchString(s) {
+		return fmt.Sprintf("must be a compose service name (letters, digits, _ . -), not %q", s)
+	}
+	return ""
+}
+
+func packagePath(v any) string {
+	if s := v.(string); strings.HasPrefix(s, "-") {
+		return fmt.Sprintf("must be a package such as . or ./cmd/api, not %q, which go build would take for a flag", s)
+	}
+	return ""
+}
+
+func commandLine(v any) string {
+	if l := v.([]string); len(l) > 0 && strings.TrimSpace(l[0]) == "" {
+		return fmt.Sprintf("must be empty (go build) or start with the program to run, not an empty word: %q", l)
+	}
+	return ""
+}
+
+func nonEmptyEntries(v any) string {
+	for i, e := range v.([]string) {
+		if strings.TrimSpace(e) == "" {
+			return fmt.Sprintf("item %d is empty", i+1)
+		}
+	}
+	return ""
+}
+
+// globList checks watch.include and watch.exclude as the watcher compiles them.
+func globList(v any) string {
+	for _, p := range v.([]string) {
+		if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
+			return fmt.Sprintf("entries must be globs such as **/*.go or web/**, not %q: %v", p, err)
+		}
+		if _, err := patternmatcher.New([]string{filepath.FromSlash(p)}); err != nil {
+			return fmt.Sprintf("entries must be globs such as **/*.go or web/**, not %q: %v", p, err)
+		}
 	}
 	return ""
 }
