@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devrun/devrun/config"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -97,46 +97,23 @@ func containerName(dir, project string) string {
 	return "devrun-" + base + "-" + project[:8]
 }
 
-// parsePorts reads "8080", "9000:8080", "IP:9000:8080", each with an
-// optional "/udp". Without an IP, ports are published on 127.0.0.1 only.
+// parsePorts converts container.ports entries, as config.ParsePort reads
+// them, to the engine's types. Without an IP, ports are published on
+// 127.0.0.1 only. The config package has rejected bad entries already; here
+// they are an error too, never a panic.
 func parsePorts(specs []string) (network.PortSet, network.PortMap, error) {
 	exposed, bindings := network.PortSet{}, network.PortMap{}
 	for _, s := range specs {
-		spec, proto, _ := strings.Cut(s, "/")
-		if proto == "" {
-			proto = "tcp"
-		}
-		parts := strings.Split(spec, ":")
-		if len(parts) > 2 && strings.HasPrefix(spec, "[") { // [::1]:9000:8080
-			i := strings.Index(spec, "]:")
-			parts = append([]string{spec[1:i]}, strings.Split(spec[i+2:], ":")...)
-		}
-		ip, hostPort, ctrPort := "127.0.0.1", "", ""
-		switch len(parts) {
-		case 1:
-			hostPort, ctrPort = parts[0], parts[0]
-		case 2:
-			hostPort, ctrPort = parts[0], parts[1]
-		case 3:
-			ip, hostPort, ctrPort = parts[0], parts[1], parts[2]
-		default:
-			return nil, nil, fmt.Errorf("container.ports: %q is not PORT, HOST:CONTAINER or IP:HOST:CONTAINER", s)
-		}
-		addr, err := netip.ParseAddr(ip)
+		p, err := config.ParsePort(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("container.ports: %q: bad IP address %q", s, ip)
+			return nil, nil, fmt.Errorf("container.ports: %w", err)
 		}
-		for _, p := range []string{hostPort, ctrPort} {
-			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-				return nil, nil, fmt.Errorf("container.ports: %q: %q is not a port number", s, p)
-			}
-		}
-		port, err := network.ParsePort(ctrPort + "/" + proto)
+		port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.Container, p.Proto))
 		if err != nil {
 			return nil, nil, fmt.Errorf("container.ports: %q: %w", s, err)
 		}
 		exposed[port] = struct{}{}
-		bindings[port] = append(bindings[port], network.PortBinding{HostIP: addr, HostPort: hostPort})
+		bindings[port] = append(bindings[port], network.PortBinding{HostIP: p.IP, HostPort: strconv.Itoa(int(p.Host))})
 	}
 	return exposed, bindings, nil
 }
