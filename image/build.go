@@ -13,8 +13,10 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -153,6 +155,10 @@ func withoutMounts(buildCtx []byte, dockerfile string, df []byte) ([]byte, error
 
 // buildKit builds through BuildKit, with a session for the daemon to call back.
 func buildKit(ctx context.Context, o BuildOptions, buildCtx []byte) (Result, error) {
+	opts, err := o.apiOptions()
+	if err != nil {
+		return Result{}, err
+	}
 	sess, err := session.NewSession(ctx, "devrun")
 	if err != nil {
 		return Result{}, fmt.Errorf("starting a BuildKit session: %w", err)
@@ -163,7 +169,6 @@ func buildKit(ctx context.Context, o BuildOptions, buildCtx []byte) (Result, err
 		return o.Engine.DialHijack(ctx, "/session", proto, meta)
 	})
 	defer sess.Close()
-	opts := o.apiOptions()
 	opts.Version, opts.SessionID = build.BuilderBuildKit, sess.ID()
 	resp, err := o.Engine.ImageBuild(ctx, bytes.NewReader(buildCtx), opts)
 	if err != nil {
@@ -176,7 +181,10 @@ func buildKit(ctx context.Context, o BuildOptions, buildCtx []byte) (Result, err
 
 // classic builds with the classic builder.
 func classic(ctx context.Context, o BuildOptions, buildCtx []byte) (Result, error) {
-	opts := o.apiOptions()
+	opts, err := o.apiOptions()
+	if err != nil {
+		return Result{}, err
+	}
 	opts.Version = build.BuilderV1
 	resp, err := o.Engine.ImageBuild(ctx, bytes.NewReader(buildCtx), opts)
 	if err != nil {
@@ -186,7 +194,7 @@ func classic(ctx context.Context, o BuildOptions, buildCtx []byte) (Result, erro
 	return newProgress(o.Progress).read(resp.Body)
 }
 
-func (o BuildOptions) apiOptions() client.ImageBuildOptions {
+func (o BuildOptions) apiOptions() (client.ImageBuildOptions, error) {
 	args := map[string]*string{}
 	for k, v := range o.Args {
 		args[k] = &v
@@ -196,11 +204,13 @@ func (o BuildOptions) apiOptions() client.ImageBuildOptions {
 		Target: o.Target, Labels: o.Labels, Remove: true, ForceRemove: true,
 	}
 	if o.Platform != "" {
-		if p, err := parsePlatform(o.Platform); err == nil {
-			opts.Platforms = append(opts.Platforms, p)
+		p, err := parsePlatform(o.Platform)
+		if err != nil {
+			return client.ImageBuildOptions{}, err
 		}
+		opts.Platforms = append(opts.Platforms, p)
 	}
-	return opts
+	return opts, nil
 }
 
 // progress reads the engine's build stream and prints the steps.
@@ -324,11 +334,11 @@ func (p *progress) failure(msg string) error {
 	return fmt.Errorf("building the image: %s", msg)
 }
 
-// parsePlatform reads os/arch[/variant].
+// parsePlatform reads os/arch[/variant], such as linux/arm64/v8, in any case.
 func parsePlatform(s string) (ocispec.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ocispec.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]", s)
+	parts := strings.Split(strings.ToLower(s), "/")
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") || strings.ContainsFunc(s, unicode.IsSpace) {
+		return ocispec.Platform{}, fmt.Errorf("the platform %q is not os/arch or os/arch/variant, such as linux/amd64 or linux/arm64/v8", s)
 	}
 	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {
