@@ -25,13 +25,21 @@ func (r record) code() int {
 
 const rs = 0x1e // ASCII record separator: pid1's records start and end with it
 
-// recordFilter passes a stream through to out unchanged and unbuffered,
-// except pid1's records, which it takes out and hands to emit.
+// maxRecord bounds a record: longer, it is not pid1's, and passes as output.
+const maxRecord = 4 << 10
+
+// recordFilter passes pid1's stderr through to out, unbuffered, except
+// pid1's records, which it takes out and hands to emit. pid1 is the only
+// writer of its stderr: it copies the app's stderr there with each 0x1e
+// doubled, so a lone 0x1e always starts a record of pid1's, and the app's
+// output is never held back: at most the one byte after a 0x1e is awaited,
+// and pid1 writes both in one write.
 type recordFilter struct {
-	mu   sync.Mutex
-	out  io.Writer
-	emit func(record)
-	rec  []byte // a record being read; nil when none
+	mu      sync.Mutex
+	out     io.Writer
+	emit    func(record)
+	afterRS bool   // the last byte was a 0x1e that may start a record
+	rec     []byte // a record being read; nil when none
 }
 
 func (f *recordFilter) Write(p []byte) (int, error) {
@@ -39,7 +47,36 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 	defer f.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
-		if f.rec == nil {
+		switch {
+		case f.rec != nil:
+			i := bytes.IndexByte(p, rs)
+			if i < 0 {
+				f.rec = append(f.rec, p...)
+				p = nil
+				if len(f.rec) > maxRecord { // not a record: pass it on
+					_, err := f.out.Write(append([]byte{rs}, f.rec...))
+					f.rec = nil
+					if err != nil {
+						return n, err
+					}
+				}
+				continue
+			}
+			f.rec = append(f.rec, p[:i]...)
+			p = p[i+1:]
+			f.parse(string(f.rec))
+			f.rec = nil
+		case f.afterRS:
+			f.afterRS = false
+			if p[0] == rs { // a 0x1e of the app's, doubled by pid1
+				if _, err := f.out.Write(p[:1]); err != nil {
+					return n, err
+				}
+				p = p[1:]
+				continue
+			}
+			f.rec = []byte{}
+		default:
 			i := bytes.IndexByte(p, rs)
 			if i < 0 {
 				_, err := f.out.Write(p)
@@ -50,18 +87,9 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 					return n, err
 				}
 			}
-			f.rec, p = []byte{}, p[i+1:]
-			continue
+			p = p[i+1:]
+			f.afterRS = true
 		}
-		i := bytes.IndexByte(p, rs)
-		if i < 0 {
-			f.rec = append(f.rec, p...)
-			return n, nil
-		}
-		f.rec = append(f.rec, p[:i]...)
-		p = p[i+1:]
-		f.parse(string(f.rec))
-		f.rec = nil
 	}
 	return n, nil
 }

@@ -9,20 +9,30 @@
 //	SIGUSR2  kill the app at once
 //	SIGTERM, SIGINT  stop the app and exit (docker stop)
 //
-// As PID 1 it reaps every orphan. It tells devrun what happened with
-// records on stderr, each "\x1edevrun <event> <value>\x1e": ready, started
-// <pid>, failed <error>, stopped <code>, exited <code>, and shutdown <code>
-// when the container itself is being stopped. The app's own output
-// passes through untouched. It uses the standard library only: devrun builds
-// it for the engine's platform from this file.
+// As PID 1 it reaps every orphan. A stop ends the app's whole tree: its
+// process group, every process whose environment holds the start's
+// DEVRUN_INSTANCE, and the descendants of either, also after the app
+// itself has exited; processes that docker exec started are left alone.
+//
+// It tells devrun what happened with records on stderr, each
+// "\x1edevrun <event> <value>\x1e": ready, started <pid>, failed <error>,
+// stopped <code>, exited <code>, and shutdown <code> when the container
+// itself is being stopped. stderr is pid1's alone: the app writes its
+// stderr into a pipe, which pid1 copies to its own as it comes, with each
+// byte 0x1e doubled, so that nothing the app writes can be taken for a
+// record or hold a record back. The app's stdout is the container's,
+// untouched. It uses the standard library only: devrun builds it for the
+// engine's platform from this file.
 package main
 
 import (
-	"errors"
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -43,17 +53,22 @@ type supervisor struct {
 	argv        []string
 	stopSignal  syscall.Signal
 	stopTimeout time.Duration
-	app         int // the app's PID, which is also its process group; 0 when none runs
+	seq         int
+	app         int    // the app's PID while it runs; 0 when it has exited
+	pgid        int    // the last start's process group; 0 once its tree has ended
+	instance    string // the last start's DEVRUN_INSTANCE
+	code        int    // the app's exit code, once it exited
+	copied      chan struct{}
 }
 
 func (s *supervisor) run() {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
-	report("ready", "")
+	reportRecord("ready", "")
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGCHLD:
-			s.reap()
+			s.reap(true)
 		case syscall.SIGHUP:
 			s.stop(s.stopTimeout, "stopped")
 			s.start()
@@ -68,27 +83,69 @@ func (s *supervisor) run() {
 	}
 }
 
-// report writes one record for devrun.
-func report(event, value string) {
+// out serialises pid1's writes to stderr: a record is never cut by the
+// app's output.
+var out sync.Mutex
+
+// reportRecord writes one record for devrun.
+func reportRecord(event, value string) {
+	out.Lock()
+	defer out.Unlock()
 	os.Stderr.WriteString("\x1edevrun " + event + " " + value + "\x1e")
 }
 
-func (s *supervisor) start() {
-	p, err := os.StartProcess(s.argv[0], s.argv, &os.ProcAttr{
-		Files: []*os.File{nil, os.Stdout, os.Stderr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
-	if err != nil {
-		report("failed", err.Error())
-		return
+// copyStderr copies the app's stderr to pid1's as it comes, doubling each
+// 0x1e, until every writer has closed it.
+func copyStderr(r *os.File, done chan struct{}) {
+	defer close(done)
+	defer r.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			p := buf[:n]
+			if bytes.IndexByte(p, 0x1e) >= 0 {
+				p = bytes.ReplaceAll(p, []byte{0x1e}, []byte{0x1e, 0x1e})
+			}
+			out.Lock()
+			os.Stderr.Write(p)
+			out.Unlock()
+		}
+		if err != nil {
+			return
+		}
 	}
-	s.app = p.Pid
-	p.Release() // reaped by reap, with every other child
-	report("started", fmt.Sprint(p.Pid))
 }
 
-// reap collects every exited child. It reports the app's exit.
-func (s *supervisor) reap() {
+func (s *supervisor) start() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		reportRecord("failed", err.Error())
+		return
+	}
+	s.seq++
+	instance := fmt.Sprintf("pid1.%d.%d", time.Now().UnixNano(), s.seq)
+	p, err := os.StartProcess(s.argv[0], s.argv, &os.ProcAttr{
+		Env:   append(os.Environ(), "DEVRUN_INSTANCE="+instance),
+		Files: []*os.File{nil, os.Stdout, w},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	w.Close()
+	if err != nil {
+		r.Close()
+		reportRecord("failed", err.Error())
+		return
+	}
+	s.app, s.pgid, s.instance, s.code = p.Pid, p.Pid, instance, -1
+	s.copied = make(chan struct{})
+	go copyStderr(r, s.copied)
+	p.Release() // reaped by reap, with every other child
+	reportRecord("started", fmt.Sprint(p.Pid))
+}
+
+// reap collects every exited child. It reports the app's exit when
+// report is set; a stop reports it as its own.
+func (s *supervisor) reap(report bool) {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
@@ -96,46 +153,150 @@ func (s *supervisor) reap() {
 			return
 		}
 		if pid == s.app {
-			s.app = 0
-			report("exited", fmt.Sprint(exitCode(ws)))
+			s.app, s.code = 0, exitCode(ws)
+			if report {
+				reportRecord("exited", fmt.Sprint(s.code))
+			}
 		}
 	}
 }
 
-// stop stops the app and every process of its group: the stop signal, then
-// SIGKILL once timeout has passed. It reports event with the exit code.
+// stop ends the last start's tree: the stop signal, then SIGKILL once
+// timeout has passed. It reports event with the app's exit code (-1 when
+// no app ran), also when the app had exited already.
 func (s *supervisor) stop(timeout time.Duration, event string) {
-	if s.app == 0 {
+	if s.pgid == 0 {
+		reportRecord(event, "-1")
 		return
 	}
-	pgid, code := s.app, -1
 	sig := s.stopSignal
 	if timeout == 0 {
 		sig = syscall.SIGKILL
 	}
-	syscall.Kill(-pgid, sig)
+	signalTree(s.pgid, s.instance, sig)
 	deadline := time.Now().Add(timeout)
+	killed := timeout == 0
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		var ws syscall.WaitStatus
-		for {
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
-			}
-			if pid == pgid {
-				code = exitCode(ws)
-			}
-		}
-		if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+		s.reap(false)
+		if len(members(s.pgid, s.instance)) == 0 {
 			break
 		}
-		if time.Now().After(deadline) {
-			syscall.Kill(-pgid, syscall.SIGKILL)
+		if !killed && time.Now().After(deadline) {
+			signalTree(s.pgid, s.instance, syscall.SIGKILL)
+			killed = true
 		}
 		time.Sleep(delay)
 	}
-	s.app = 0
-	report(event, fmt.Sprint(code))
+	if s.app != 0 { // killed but not reaped yet: wait for it
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(s.app, &ws, 0, nil); err == nil {
+			s.code = exitCode(ws)
+		}
+		s.app = 0
+	}
+	// The app's last words come before the record of its end.
+	select {
+	case <-s.copied:
+	case <-time.After(200 * time.Millisecond):
+	}
+	s.pgid = 0
+	reportRecord(event, fmt.Sprint(s.code))
+}
+
+// signalTree sends sig to the group pgid at once, and to each other
+// process of the tree.
+func signalTree(pgid int, instance string, sig syscall.Signal) {
+	ms := members(pgid, instance)
+	for _, m := range ms {
+		if m.pgid == pgid {
+			syscall.Kill(-pgid, sig)
+			break
+		}
+	}
+	for _, m := range ms {
+		if m.pgid != pgid {
+			syscall.Kill(m.pid, sig)
+		}
+	}
+}
+
+type member struct{ pid, pgid int }
+
+// members lists the live processes of the tree: the group pgid, the
+// processes whose environment holds DEVRUN_INSTANCE=instance, the orphans
+// pid1 adopted (a process docker exec started has parent 0, and is not
+// one), and the descendants of any of them.
+func members(pgid int, instance string) []member {
+	type proc struct {
+		ppid, pgid int
+		zombie     bool
+	}
+	d, err := os.Open("/proc")
+	if err != nil {
+		if syscall.Kill(-pgid, 0) == nil {
+			return []member{{pgid, pgid}}
+		}
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	all := map[int]proc{}
+	children := map[int][]int{}
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid == 1 {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := bytes.Fields(stat[i+1:])
+		if len(f) < 3 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(string(f[1]))
+		g, _ := strconv.Atoi(string(f[2]))
+		all[pid] = proc{ppid: ppid, pgid: g, zombie: f[0][0] == 'Z' || f[0][0] == 'X'}
+		children[ppid] = append(children[ppid], pid)
+	}
+	mark := []byte("DEVRUN_INSTANCE=" + instance + "\x00")
+	in := map[int]bool{}
+	var add func(int)
+	add = func(pid int) {
+		if in[pid] {
+			return
+		}
+		in[pid] = true
+		for _, c := range children[pid] {
+			add(c)
+		}
+	}
+	for pid, p := range all {
+		if p.zombie {
+			continue
+		}
+		if p.pgid == pgid || p.ppid == 1 || carries(pid, mark) {
+			add(pid)
+		}
+	}
+	var ms []member
+	for pid := range in {
+		if p := all[pid]; !p.zombie {
+			ms = append(ms, member{pid, p.pgid})
+		}
+	}
+	return ms
+}
+
+// carries reports whether the environment pid started with holds mark.
+func carries(pid int, mark []byte) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	return err == nil && (bytes.HasPrefix(env, mark) || bytes.Contains(env, append([]byte{0}, mark...)))
 }
 
 func exitCode(ws syscall.WaitStatus) int {
