@@ -41,6 +41,8 @@ func ComposeService(ctx context.Context, e Engine, service string, log func(stri
 var errNoService = errors.New("no such service")
 
 func composeService(ctx context.Context, e Engine, service string) (id, project string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
 	self, err := os.Hostname()
 	if err != nil {
 		return "", "", fmt.Errorf("finding devrun's own container: %w", err)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -44,12 +45,22 @@ func Connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making a Docker client: %w", err)
 	}
-	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
+	if _, err := c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		c.Close()
+		if pctx.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("the Docker engine at %s accepted the connection but did not answer within %s (a frozen Docker Desktop VM? restart it); check 'docker info'", c.DaemonHost(), answerTimeout)
+		}
 		return nil, unreachable(c.DaemonHost(), err)
 	}
 	return c, nil
 }
+
+// answerTimeout bounds the calls to the engine that answer at once when it
+// is well: an engine that accepts connections and never answers must not
+// hang devrun.
+const answerTimeout = 10 * time.Second
 
 func unreachable(host string, err error) error {
 	env := "DOCKER_HOST is not set, so devrun used the default"
@@ -61,6 +72,8 @@ func unreachable(host string, err error) error {
 
 // Platform returns the engine's GOOS and GOARCH, for building the app.
 func Platform(ctx context.Context, e Engine) (goos, goarch string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
 	info, err := e.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", "", fmt.Errorf("asking the engine for its platform: %w", err)

@@ -205,36 +205,102 @@ func (in *instance) Err() error {
 	return in.err
 }
 
-// Stop has pid1 stop the app: the stop signal to its process group, then
-// SIGKILL after the stop timeout, or at once when ctx is done.
+// callTimeout bounds each call to the engine on the stop path: a hung
+// engine (a Docker Desktop VM that froze accepts connections and never
+// answers) must not hang a swap or Ctrl-C.
+const callTimeout = 2 * time.Second
+
+// Stop has pid1 stop the app: the stop signal to its tree, then SIGKILL
+// after the stop timeout, or at once when ctx is done. Called after the app
+// exited by itself, it has pid1 end what the app left running. Every call
+// to the engine is bounded: Stop returns within the stop timeout and a few
+// seconds, whatever the engine does.
 func (in *instance) Stop(ctx context.Context) error {
+	c := in.ctr
+	c.mu.Lock()
+	ending := c.ending
+	c.mu.Unlock()
+	if c.gone() || ending {
+		return in.wait(nil) // nothing runs there any more
+	}
+	exited := false
+	select {
+	case <-in.done:
+		exited = true
+		drain(c.records)
+	default:
+	}
+	if err := in.signal(ctx, "SIGUSR1"); err != nil {
+		return in.wait(err)
+	}
+	limit := time.NewTimer(in.timeout + 5*time.Second)
+	defer limit.Stop()
+	var stopped <-chan struct{} = in.done
+	if exited {
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stopped = c.recordOf(rctx, "stopped")
+	}
+	select {
+	case <-stopped:
+		return in.wait(nil)
+	case <-ctx.Done():
+		in.signal(ctx, "SIGUSR2")
+	case <-limit.C:
+	}
+	select {
+	case <-stopped:
+		return in.wait(nil)
+	case <-time.After(2 * time.Second):
+		c.mu.Lock()
+		c.unresponsive = true // the next Start replaces the container
+		c.mu.Unlock()
+		return errNoAnswer
+	}
+}
+
+// signal sends sig to pid1 in a call bounded by callTimeout, or by a
+// second at most once ctx is done.
+func (in *instance) signal(ctx context.Context, sig string) error {
+	limit := callTimeout
+	if ctx.Err() != nil {
+		limit = time.Second
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	return in.ctr.signal(cctx, sig)
+}
+
+// wait returns how the app exited once it has, or err when not done.
+func (in *instance) wait(err error) error {
 	select {
 	case <-in.done:
 		return in.err
 	default:
-	}
-	bg := context.WithoutCancel(ctx)
-	if err := in.ctr.signal(bg, "SIGUSR1"); err != nil {
 		return err
 	}
-	limit := time.NewTimer(in.timeout + 5*time.Second)
-	defer limit.Stop()
-	select {
-	case <-in.done:
-		return in.err
-	case <-ctx.Done():
-		in.ctr.signal(bg, "SIGUSR2")
-	case <-limit.C:
-	}
-	select {
-	case <-in.done:
-		return in.err
-	case <-time.After(2 * time.Second):
-		in.ctr.mu.Lock()
-		in.ctr.unresponsive = true // the next Start replaces the container
-		in.ctr.mu.Unlock()
-		return errNoAnswer
-	}
+}
+
+// recordOf returns a channel closed when pid1 reports a record of kind, or
+// the container goes. It stops reading records once ctx is done.
+func (c *devContainer) recordOf(ctx context.Context, kind string) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			select {
+			case r := <-c.records:
+				if r.kind == kind || r.kind == "gone" {
+					return
+				}
+			case <-c.done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // exitErr returns nil for code 0, and an exitError otherwise.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,15 @@ type Runner struct {
 
 // New checks opts and returns a Runner.
 func New(opts Options) (*Runner, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
 	create, err := createOptions(&opts)
 	if err != nil {
 		return nil, err
@@ -45,6 +55,8 @@ func New(opts Options) (*Runner, error) {
 // earlier devrun of this project left: one with the same configuration is
 // reused, the others are removed.
 func (r *Runner) Prepare(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	if r.opts.Existing != "" {
 		return PlacePID1(r.opts.PID1, r.opts.MountDir)
 	}
@@ -96,11 +108,14 @@ func (r *Runner) adoptLeftovers(ctx context.Context) error {
 func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// A swap under way is finished even when devrun is asked to stop: a
-	// signal the engine delivered must not be reported as failed, and the
-	// app it started must be known, to be stopped.
+	// A swap under way is given a moment to finish when devrun is asked to
+	// stop: a signal the engine delivered must not be reported as failed,
+	// and the app it started must be known, to be stopped. An engine that
+	// hangs does not hold Ctrl-C: the swap is cancelled a second later.
+	parent := ctx
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StopTimeout+time.Minute)
 	defer cancel()
+	defer context.AfterFunc(parent, func() { time.AfterFunc(swapGrace, cancel) })()
 	ctr, err := r.ensure(ctx)
 	if err != nil {
 		return nil, err
@@ -131,6 +146,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	}
 	return ctr.start(ctx, r.opts.StopTimeout)
 }
+
+// swapGrace is how long a swap under way may go on once devrun is asked to stop.
+const swapGrace = time.Second
 
 // ensure returns a running, attached container, creating one if needed.
 func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
@@ -194,6 +212,7 @@ func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
 			return nil, fmt.Errorf("starting the app's container: %w", err)
 		}
 		if err := ctr.await(ctx, "ready"); err != nil {
+			ctr.close()
 			return nil, fmt.Errorf("starting the app's container: %w", err)
 		}
 	}
