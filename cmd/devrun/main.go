@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 )
 
 func main() {
@@ -20,19 +19,34 @@ func main() {
 // errUsage marks errors in how devrun was called: exit code 2.
 var errUsage = errors.New("usage")
 
-// run runs devrun with args and returns its exit code. The first SIGINT or
-// SIGTERM asks for a clean stop; a second one makes it kill the app at once.
+// run runs devrun with args and returns its exit code. The first stop
+// signal (SIGINT, SIGTERM, or SIGHUP when the terminal closes) asks for a
+// clean stop; a second one makes it kill the app at once. The signals are
+// caught from the start to the end on one channel that holds two: a second
+// one that arrives while the first is being handled is never lost, nor
+// left to the system's default action.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, stopSignals...)
+	defer signal.Stop(sigs)
 	force := make(chan struct{})
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
-		<-ctx.Done()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		stop()
-		<-again
-		close(force)
+		for n := 0; n < 2; n++ {
+			select {
+			case <-sigs:
+			case <-finished:
+				return
+			}
+			if n == 0 {
+				cancel()
+			} else {
+				close(force)
+			}
+		}
 	}()
 	cmd := newRoot(stdout, stderr, force)
 	cmd.SetArgs(args)

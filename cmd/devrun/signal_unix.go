@@ -9,6 +9,10 @@ import (
 	"syscall"
 )
 
+// stopSignals ask devrun to stop: Ctrl-C, kill, and SIGHUP, which a closed
+// terminal sends: it gets the same clean stop.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // onBuildSignal calls prod for every SIGUSR1 until ctx is done.
 func onBuildSignal(ctx context.Context, prod func()) {
 	ch := make(chan os.Signal, 1)
