@@ -18,7 +18,7 @@ import (
 // containerStarter connects to the engine and prepares the dev container
 // runner; build is changed to build for the engine's platform. The returned
 // function removes the dev container.
-func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer) (*docker.Runner, func(), error) {
+func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, deadline func() time.Time) (*docker.Runner, func(), error) {
 	engine, err := docker.Connect(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -41,7 +41,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 	if err != nil {
 		return nil, nil, err
 	}
-	mount, err := filepath.Abs(filepath.Join(filepath.Dir(c.Build.Output), "mount"))
+	mount, err := filepath.Abs(filepath.Join(stateDir, "mount"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,7 +87,8 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		return nil, nil, err
 	}
 	closeFn := func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// At least a moment to try, also when the app's stop took all its time.
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), later(deadline(), time.Now().Add(300*time.Millisecond)))
 		defer cancel()
 		if err := r.Close(ctx); err != nil {
 			log.Error(err.Error())
@@ -110,5 +111,12 @@ func cacheDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(dir, "devrun")
 	}
-	return filepath.Join(".devrun", "cache")
+	return filepath.Join(stateDir, "cache")
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -65,8 +65,8 @@ func productionBuilder(ctx context.Context, c *config.Config, log *slog.Logger, 
 // writePID records devrun up's PID in .devrun/up.pid, for scripts that
 // signal it (SIGUSR1: build the production image). It returns a function
 // removing the file.
-func writePID(c *config.Config) func() {
-	p := filepath.Join(filepath.Dir(c.Build.Output), "up.pid")
+func writePID() func() {
+	p := filepath.Join(stateDir, "up.pid")
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return func() {}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/devrun/devrun/config"
@@ -59,23 +60,38 @@ func findModule() error {
 	}
 }
 
+// stateDir holds what devrun writes for itself in a project: the PID files
+// of the build, the app and devrun up, the directory mounted in the dev
+// container, and, by default, the builds (build.output). It is in one
+// place whatever build.output says, and never watched.
+const stateDir = ".devrun"
+
 // up runs the watcher and the supervisor until ctx is done. What devrun
-// writes itself, the builds and the log file, is never watched.
+// writes itself (stateDir, the builds, the log file, the pid1 cache) is
+// never watched, wherever it is.
 func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
 	if len(c.Build.Command) == 0 {
 		if err := findModule(); err != nil {
 			return err
 		}
 	}
-	opts := watchOptions(c, log, c.Build.Output, logFile)
+	// Made before the watcher starts, so that a symbolic link among them
+	// resolves, and what is below its target is known as devrun's own.
+	for _, d := range []string{stateDir, c.Build.Output} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("making %s: %w", d, err)
+		}
+	}
+	opts := watchOptions(c, log, stateDir, c.Build.Output, logFile, cacheDir())
 	if c.Run.Mode == "compose" {
 		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
+		opts.Own = append(opts.Own, c.Compose.MountDir)
 	}
 	w, err := watcher.New(opts)
 	if err != nil {
 		return err
 	}
-	sup, build, host, err := supervisor(c, log, out, force)
+	sup, build, host, err := supervisor(c, log, out, stopBudget(ctx, force, c.Run.StopTimeout))
 	if err != nil {
 		return err
 	}
@@ -92,7 +108,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		}
 	}
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
-		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr)
+		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr, stopDeadline(ctx, c.Run.StopTimeout))
 		if err != nil {
 			return err
 		}
@@ -107,13 +123,13 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 
 	batches := make(chan watcher.Batch)
 	triggers := make(chan runner.Trigger)
-	werr := make(chan error, 1)
-	go func() { werr <- w.Run(ctx, batches) }()
+	watched := make(chan struct{})
+	go func() { w.Run(ctx, batches); close(watched) }()
 	go forward(ctx, batches, triggers)
 	prod := productionBuilder(ctx, c, log, out)
 	go commands(ctx, os.Stdin, triggers, prod)
 	onBuildSignal(ctx, prod)
-	defer writePID(c)()
+	defer writePID()()
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
@@ -124,10 +140,49 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		}
 	}()
 	err = sup.Run(ctx, triggers)
-	if err2 := <-werr; err == nil {
-		err = err2
-	}
+	<-watched
 	return err
+}
+
+// stopBudget returns a channel that is closed at a second Ctrl-C (force),
+// or once the first has waited stopTimeout and half a second: then the
+// app is killed at once, and devrun goes on to remove what it made, so
+// that it exits within stopTimeout and 2 s whatever the app or the engine
+// does.
+func stopBudget(ctx context.Context, force <-chan struct{}, stopTimeout time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		select {
+		case <-force:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(stopTimeout + 500*time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-force:
+		case <-t.C:
+		}
+	}()
+	return ch
+}
+
+// stopDeadline returns a function that gives the time by which what
+// devrun made must be removed: stopTimeout and 1.7 s after the first
+// Ctrl-C, or 30 s from the call when devrun stops for another reason.
+func stopDeadline(ctx context.Context, stopTimeout time.Duration) func() time.Time {
+	var at atomic.Pointer[time.Time]
+	context.AfterFunc(ctx, func() {
+		t := time.Now().Add(stopTimeout + 1700*time.Millisecond)
+		at.Store(&t)
+	})
+	return func() time.Time {
+		if t := at.Load(); t != nil {
+			return *t
+		}
+		return time.Now().Add(30 * time.Second)
+	}
 }
 
 // forward hands the watcher's batches to the supervisor until batches is
@@ -143,18 +198,14 @@ func forward(ctx context.Context, batches <-chan watcher.Batch, triggers chan<- 
 }
 
 func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Options {
-	exclude := slices.Clone(c.Watch.Exclude)
-	for _, p := range own {
-		if rel, ok := inside(".", p); ok && p != "" {
-			exclude = append(exclude, rel)
-		}
-	}
+	own = slices.DeleteFunc(slices.Clone(own), func(p string) bool { return p == "" })
 	return watcher.Options{
+		Own:   own,
 		Root:  ".",
 		Paths: c.Watch.Paths,
 		Filter: watcher.FilterOptions{
 			Include: c.Watch.Include,
-			Exclude: exclude,
+			Exclude: c.Watch.Exclude,
 			Tests:   c.Watch.Tests,
 		},
 		GitIgnore:    c.Watch.GitIgnore,
@@ -183,10 +234,10 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Tags:    c.Build.Tags,
 		Env:     c.Build.Env,
 		Command: c.Build.Command,
-		PIDFile: filepath.Join(filepath.Dir(c.Build.Output), "build.pid"),
+		PIDFile: filepath.Join(stateDir, "build.pid"),
 	}
 	host := &runner.Host{
-		PIDFile:     filepath.Join(filepath.Dir(c.Build.Output), "app.pid"),
+		PIDFile:     filepath.Join(stateDir, "app.pid"),
 		Args:        c.Run.Args,
 		Env:         c.Run.Env,
 		StopSignal:  sig,
@@ -203,13 +254,4 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Force:       force,
 	}
 	return sup, build, host, nil
-}
-
-// inside returns target relative to root, if it lies inside it.
-func inside(root, target string) (string, bool) {
-	r, err := filepath.Rel(root, target)
-	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
-		return "", false
-	}
-	return filepath.ToSlash(r), true
 }
