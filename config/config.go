@@ -240,9 +240,17 @@ func unknownFileKeys(v *viper.Viper, file string) []error {
 	return errs
 }
 
+// Internal are the DEVRUN_ variables devrun sets itself and reads as no
+// key: DEVRUN_INSTANCE marks the processes of one start of the app (see
+// runner.InstanceEnv), so a devrun that the app runs inherits it.
+var Internal = []string{"DEVRUN_INSTANCE"}
+
 // unknownEnv reports DEVRUN_ variables that name no key; empty ones count as unset.
 func unknownEnv() []error {
 	known := map[string]bool{}
+	for _, name := range Internal {
+		known[name] = true
+	}
 	for _, k := range keys {
 		known[envName(k.name)] = true
 	}

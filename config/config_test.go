@@ -211,3 +211,12 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// The variables devrun sets for the processes it starts are no mistake of
+// the user's: a devrun the app runs inherits DEVRUN_INSTANCE.
+func TestInternalVariablesAreNotUnknown(t *testing.T) {
+	t.Setenv("DEVRUN_INSTANCE", "123.4.abcd")
+	if _, err := Load(Options{Dir: t.TempDir()}); err != nil {
+		t.Errorf("Load with DEVRUN_INSTANCE set: %v", err)
+	}
+}
