@@ -86,6 +86,9 @@ func compile(patterns []string) (*patternmatcher.PatternMatcher, error) {
 			return nil, fmt.Errorf("%q: %w", p, err)
 		}
 		native[i] = filepath.FromSlash(p)
+		if _, err := patternmatcher.New(native[i : i+1]); err != nil {
+			return nil, fmt.Errorf("%q: %w", p, err)
+		}
 	}
 	return patternmatcher.New(native)
 }
