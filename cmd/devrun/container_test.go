@@ -228,7 +228,7 @@ func TestContainerFaultsAreClear(t *testing.T) {
 		t.Errorf("image missing:\n%s", out)
 	}
 	out = run(nil, "--container.image", dockertest.BusyboxImage, "--container.ports", "80:80:80:80")
-	if !strings.Contains(out, `container.ports: "80:80:80:80" is not PORT, HOST:CONTAINER or IP:HOST:CONTAINER`) {
+	if !strings.Contains(out, `container.ports (from flag --container.ports): "80:80:80:80" is not PORT, HOST:CONTAINER or IP:HOST:CONTAINER`) {
 		t.Errorf("bad port:\n%s", out)
 	}
 }

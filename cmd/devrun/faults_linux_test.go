@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/devrun/devrun/internal/need"
 	"github.com/devrun/devrun/internal/tmpfs"
 )
 
@@ -18,7 +19,7 @@ func TestDiskFullKeepsTheOldAppServing(t *testing.T) {
 	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
 	out, ok := tmpfs.Dir(t, "32m")
 	if !ok {
-		t.Skip("filling a disk needs a tmpfs: run as root")
+		need.Skip(t, "root", "filling a disk needs a tmpfs: run as root")
 	}
 	p.start("--build.output", out)
 	p.waitBody("v1")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/devrun/devrun/internal/need"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,10 +36,10 @@ type SecondEngine struct {
 func StartSecondEngine(t testing.TB) *SecondEngine {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("a second Docker engine needs root")
+		need.Skip(t, "root", "a second Docker engine needs root")
 	}
 	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Skip("a second Docker engine needs dockerd")
+		need.Skip(t, "docker", "a second Docker engine needs dockerd")
 	}
 	// Short paths: containerd's sockets live under the exec root, and a
 	// socket's path must fit in 108 bytes.
