@@ -40,6 +40,9 @@ type recordFilter struct {
 	emit    func(record)
 	afterRS bool   // the last byte was a 0x1e that may start a record
 	rec     []byte // a record being read; nil when none
+	// overlong is set while what began as a record, passed on for its
+	// length, goes on: it passes up to and with the 0x1e that ends it.
+	overlong bool
 }
 
 func (f *recordFilter) Write(p []byte) (int, error) {
@@ -48,6 +51,16 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		switch {
+		case f.overlong:
+			i := bytes.IndexByte(p, rs)
+			end := len(p)
+			if i >= 0 {
+				end, f.overlong = i+1, false
+			}
+			if _, err := f.out.Write(p[:end]); err != nil {
+				return n, err
+			}
+			p = p[end:]
 		case f.rec != nil:
 			i := bytes.IndexByte(p, rs)
 			if i < 0 {
@@ -55,7 +68,7 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 				p = nil
 				if len(f.rec) > maxRecord { // not a record: pass it on
 					_, err := f.out.Write(append([]byte{rs}, f.rec...))
-					f.rec = nil
+					f.rec, f.overlong = nil, true
 					if err != nil {
 						return n, err
 					}
@@ -64,6 +77,14 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 			}
 			f.rec = append(f.rec, p[:i]...)
 			p = p[i+1:]
+			if len(f.rec) > maxRecord { // not a record: pass it on
+				_, err := f.out.Write(append(append([]byte{rs}, f.rec...), rs))
+				f.rec = nil
+				if err != nil {
+					return n, err
+				}
+				continue
+			}
 			f.parse(string(f.rec))
 			f.rec = nil
 		case f.afterRS:
