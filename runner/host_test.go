@@ -183,6 +183,9 @@ func TestStartReportsAMissingBinary(t *testing.T) {
 func TestKillLeftoverTellsItsOwnFromAStranger(t *testing.T) {
 	for _, where := range []string{"/proc", "ps"} {
 		t.Run(where, func(t *testing.T) {
+			if _, err := os.Stat("/proc/self"); err != nil && where == "/proc" {
+				t.Skip("no /proc here: the ps subtest covers this system")
+			}
 			if where == "ps" {
 				defer func(old string) { procSelf = old }(procSelf)
 				procSelf = filepath.Join(t.TempDir(), "no-proc")

@@ -51,7 +51,7 @@ func TestContainerEditBrokenEditAndCtrlC(t *testing.T) {
 
 // A burst of 500 changed files is one build and one restart in the container.
 func TestContainerBurstIsOneRestart(t *testing.T) {
-	testBurst(t, func(p *project) { p.startContainer(dockertest.BusyboxImage) })
+	testBurst(t, func(p *project) { p.startContainer(dockertest.BusyboxImage, burstWait...) })
 }
 
 // devrun killed with SIGKILL leaves its container; the next devrun up reuses

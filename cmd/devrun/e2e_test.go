@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -170,8 +169,13 @@ func version(v string) string { return "package main\n\nconst version = \"" + v 
 // 500 files changed at once give one build and one restart, and the last
 // version is served.
 func TestBurstOf500FilesIsOneBuild(t *testing.T) {
-	testBurst(t, func(p *project) { p.start() })
+	testBurst(t, func(p *project) { p.start(burstWait...) })
 }
+
+// burstWait lifts the cap on how long a batch waits for quiet: a writer
+// stalled on a loaded machine must not split the burst by hitting the cap
+// (500 ms by default), which these tests do not mean to test.
+var burstWait = []string{"--watch.max_wait", "1m"}
 
 // testBurst serves gen.V499 from a package of 500 files, started by start,
 // rewrites all 500 at once, and checks for one build and one restart.
@@ -227,9 +231,7 @@ func TestEditDuringBuildLastEditWins(t *testing.T) {
 		p.waitBody(fmt.Sprintf("v%d-last", i))
 	}
 	p.waitLog(`started in`, 21)
-	if z := zombiesOf(p.cmd.Process.Pid); len(z) > 0 {
-		t.Errorf("devrun has %d zombie children after 20 cancelled builds: %v", len(z), z)
-	}
+	checkNoZombies(t, p.cmd.Process.Pid, "after 20 cancelled builds")
 	p.stop(syscall.SIGTERM)
 	if n := p.countLog(`version.go changed during the build: building again`); n != 20 {
 		t.Errorf("%d of 20 second edits landed during a build", n)
@@ -315,81 +317,6 @@ func (p *project) liveChildren() []int {
 	return alive
 }
 
-func processRuns(pid int) bool {
-	p, ok := readProc(pid)
-	if !ok {
-		return syscall.Kill(pid, 0) == nil
-	}
-	return p.state != "Z"
-}
-
-// proc is what /proc/<pid>/stat says of a process.
-type proc struct {
-	pid, ppid, pgid int
-	state           string
-}
-
-func readProc(pid int) (proc, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return proc{}, false
-	}
-	// The command name may hold spaces and parentheses: fields follow the last ')'.
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 3 {
-		return proc{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgid, _ := strconv.Atoi(f[2])
-	return proc{pid: pid, ppid: ppid, pgid: pgid, state: f[0]}, true
-}
-
-// procs returns every process /proc lists.
-func procs() []proc {
-	entries, _ := os.ReadDir("/proc")
-	var all []proc
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			if p, ok := readProc(pid); ok {
-				all = append(all, p)
-			}
-		}
-	}
-	return all
-}
-
-// devrun killed with SIGKILL: mid-run, the app dies with it (parent-death
-// signal); mid-build, the next devrun up stops what the build left; either
-// way the next devrun up starts cleanly on the same port.
-func TestKilledDevrunLeavesNothing(t *testing.T) {
-	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
-	p.start()
-	p.waitBody("v1")
-	pid := pidIn(t, filepath.Join(p.dir, ".devrun", "app.pid"))
-	p.kill()
-	if !poll(func() bool { return !processRuns(pid) }) {
-		t.Fatalf("the app %d outlived a killed devrun", pid)
-	}
-
-	// Killed mid-build, with a build that leaves a process of its group behind.
-	p.start("--build.command", `sh -c "sleep 3600 & echo > .devrun/slept; wait" {out}`)
-	if !poll(func() bool { _, err := os.Stat(filepath.Join(p.dir, ".devrun", "slept")); return err == nil }) {
-		t.Fatal("the build never started its sleep")
-	}
-	build := pidIn(t, filepath.Join(p.dir, ".devrun", "build.pid"))
-	p.kill()
-	if !groupRuns(build) {
-		t.Fatal("the build's group is gone already: the test proves nothing")
-	}
-	p.start()
-	p.waitBody("v1")
-	p.waitLog(fmt.Sprintf("stopped what an earlier devrun left running: process group %d", build), 1)
-	if groupRuns(build) {
-		t.Errorf("the killed build's process group %d still runs", build)
-	}
-	p.stop(os.Interrupt)
-}
-
 func pidIn(t *testing.T, file string) int {
 	t.Helper()
 	var pid int
@@ -404,16 +331,6 @@ func pidIn(t *testing.T, file string) int {
 		t.Fatalf("%s holds no PID", file)
 	}
 	return pid
-}
-
-// groupRuns reports whether a process of group pgid runs (zombies aside).
-func groupRuns(pgid int) bool {
-	for _, p := range procs() {
-		if p.pgid == pgid && p.state != "Z" {
-			return true
-		}
-	}
-	return false
 }
 
 // An app that floods its output with megabytes a second does not slow
@@ -471,44 +388,6 @@ func TestProjectDirectoryRenamed(t *testing.T) {
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
 	p.stop(os.Interrupt)
-}
-
-// An app that daemonises a process (a new session, outside the app's process
-// group): devrun adopts it as the app's reaper (Linux) and stops it with the
-// app, at a swap and at Ctrl-C.
-func TestDaemonisedGrandchildIsStopped(t *testing.T) {
-	daemonising := strings.Replace(withChild, `child.Env = append(os.Environ(), "CHILD=1")`,
-		`child.Env = append(os.Environ(), "CHILD=1")
-	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}`, 1)
-	daemonising = strings.Replace(daemonising, `"os/exec"`, `"os/exec"
-	"syscall"`, 1)
-	p := newProject(t, map[string]string{"main.go": daemonising, "version.go": version("v0")})
-	p.children = filepath.Join(t.TempDir(), "children")
-	p.start()
-	p.waitBody("v0")
-	p.write("version.go", version("v1"))
-	p.waitBody("v1")
-	if alive := p.liveChildren(); len(alive) != 1 {
-		t.Errorf("after a swap, %d daemons run, want 1: %v", len(alive), alive)
-	}
-	p.stop(os.Interrupt)
-	if alive := p.liveChildren(); len(alive) != 0 {
-		for _, pid := range alive {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		t.Errorf("after Ctrl-C, daemons still run: %v", alive)
-	}
-}
-
-// zombiesOf lists the zombie children of pid.
-func zombiesOf(pid int) []int {
-	var z []int
-	for _, p := range procs() {
-		if p.ppid == pid && p.state == "Z" {
-			z = append(z, p.pid)
-		}
-	}
-	return z
 }
 
 // Ctrl-C right after an edit, while devrun builds and swaps: devrun exits 0,
