@@ -137,7 +137,6 @@ func zombiesOf(pid int) []int {
 	return z
 }
 
-
 // checkNoZombies fails if pid has zombie children.
 func checkNoZombies(t *testing.T, pid int, when string) {
 	t.Helper()
