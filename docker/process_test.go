@@ -240,3 +240,31 @@ func TestEnsureExistingClosesTheAttachWhenTheWaitFails(t *testing.T) {
 		t.Errorf("the attach stream is still open after the failed wait: %v", err)
 	}
 }
+
+// leftovers is an Engine with the image and one leftover container of
+// another configuration, which Prepare removes, saying so.
+type leftovers struct{ Engine }
+
+func (leftovers) ImageInspect(context.Context, string, ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	return client.ImageInspectResult{}, nil
+}
+
+func (leftovers) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: []container.Summary{{ID: "0123456789abcdef", State: "running", Labels: map[string]string{LabelConfig: "other"}}}}, nil
+}
+
+func (leftovers) ContainerRemove(context.Context, string, client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
+	return client.ContainerRemoveResult{}, nil
+}
+
+// A Runner made without a Log or output writers discards them, as the
+// watcher and the runner do: it logged through a nil Log, and panicked.
+func TestRunnerWithoutALog(t *testing.T) {
+	r, err := New(Options{Engine: leftovers{}, Project: t.TempDir(), Image: "x", Copy: true, StopTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

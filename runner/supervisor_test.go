@@ -216,3 +216,21 @@ func TestGoneEnvironmentIsStartedAgain(t *testing.T) {
 		t.Errorf("the restart does not say why:\n%s", v.log.String())
 	}
 }
+
+// A path saved twice in one batch is one change: "main.go changed", not
+// "main.go and 0 more changed".
+func TestDescribeCountsARepeatedPathOnce(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{nil, "restart requested"},
+		{[]string{"a.go"}, "a.go changed"},
+		{[]string{"a.go", "a.go"}, "a.go changed"},
+		{[]string{"a.go", "b.go", "a.go"}, "a.go and 1 more changed"},
+	} {
+		if got := describe(tc.paths); got != tc.want {
+			t.Errorf("describe(%q) = %q, want %q", tc.paths, got, tc.want)
+		}
+	}
+}
