@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -141,7 +142,7 @@ func portNumber(s string) (uint16, bool) {
 }
 
 // volumeSyntax says what parseVolume accepts.
-const volumeSyntax = "SRC:DST or SRC:DST:OPTIONS, with SRC an absolute host path (C:\\dir on Windows) or a volume name and DST an absolute path in the container"
+const volumeSyntax = "SRC:DST or SRC:DST:OPTIONS, with SRC an absolute host path (C:\\dir on Windows), a path relative to the project directory (./data) or a volume name and DST an absolute path in the container"
 
 // volumeOptions are the options of a bind mount the engine knows, by group:
 // at most one of each group.
@@ -162,6 +163,28 @@ var (
 
 // containerMount is where devrun mounts its own binaries in the container.
 const containerMount = "/devrun"
+
+// isRelative reports whether a volume's SRC is a path relative to the
+// project directory: ".", "..", or one starting with ./ or ../ (or .\ and
+// ..\ on Windows).
+func isRelative(src string) bool {
+	for _, p := range []string{"./", "../", `.\`, `..\`} {
+		if strings.HasPrefix(src, p) {
+			return true
+		}
+	}
+	return src == "." || src == ".."
+}
+
+// ResolveVolume returns the bind mount v, valid for container.volumes,
+// with a SRC relative to the project directory made absolute against dir.
+func ResolveVolume(v, dir string) string {
+	src, rest, ok := strings.Cut(v, ":")
+	if !ok || !isRelative(src) {
+		return v
+	}
+	return filepath.Join(dir, src) + ":" + rest
+}
 
 // parseVolume reads a bind mount, SRC:DST[:OPTIONS], as the engine does on
 // Linux, except that a SRC may start with a Windows drive letter (C:\x:/y).
@@ -195,11 +218,12 @@ func splitVolume(s string) (src, dst, opts string, err error) {
 	case src == "":
 		return "", "", "", errors.New("its SRC is empty")
 	case strings.HasPrefix(src, "/"), drive != "", strings.HasPrefix(src, `\\`):
+	case isRelative(src): // ./data, as compose reads it: from the project directory
 	case reVolumeName.MatchString(src):
 	case len(src) == 1 && reDriveLetter.MatchString(src+":/"): // C:x:/y, a drive letter that lost its backslash
 		return "", "", "", fmt.Errorf("its SRC %q is neither an absolute path nor a volume name; a Windows path needs a \\ or / after its drive letter, and in a flag or a DEVRUN_ variable quotes, as in 'C:\\dir:/dst', since a backslash there escapes the next character", src)
 	default:
-		return "", "", "", fmt.Errorf("its SRC %q is neither an absolute path nor a volume name (letters, digits, _ . -); relative paths and ~ are not resolved", src)
+		return "", "", "", fmt.Errorf("its SRC %q is neither an absolute path nor a volume name (letters, digits, _ . -); a path relative to the project directory starts with ./ or ../; ~ is not resolved", src)
 	}
 	switch {
 	case dst == "":

@@ -90,6 +90,9 @@ func TestParseVolume(t *testing.T) {
 		{`d:/work:/work`, `d:/work`, "/work", ""},
 		{`\\server\share:/mnt`, `\\server\share`, "/mnt", ""},
 		{"/a:/devrunner", "/a", "/devrunner", ""},
+		{"./data:/data", "./data", "/data", ""},
+		{"../shared:/shared:ro", "../shared", "/shared", "ro"},
+		{".:/src", ".", "/src", ""},
 	} {
 		src, dst, opts, err := parseVolume(tc.in)
 		if err != nil || src != tc.src || dst != tc.dst || opts != tc.opts {
@@ -104,7 +107,7 @@ func TestParseVolume(t *testing.T) {
 		{"/srv:", "its DST is empty"},
 		{"/srv:data", `its DST "data" is not an absolute path`},
 		{`/srv:C:\data`, `its DST "C" is not an absolute path`},
-		{"./data:/data", `its SRC "./data" is neither an absolute path nor a volume name`},
+		{"data/x:/data", `its SRC "data/x" is neither an absolute path nor a volume name`},
 		{"~/data:/data", `its SRC "~/data" is neither`},
 		{"data dir:/data", `its SRC "data dir" is neither`},
 		{"/a:/", "it mounts over the container's /"},
@@ -211,7 +214,7 @@ func TestEveryCheckNamesKeyAndSource(t *testing.T) {
 		{name: "four parts", args: []string{"--container.ports", "a:b:c:d"}, want: portErr("a:b:c:d", "it has 4 parts separated by colons, at most 3 (an IPv6 address goes in brackets, as in [::1]:8080:80)")},
 		{name: "second entry", args: []string{"--container.ports", "8080 80:x"}, want: portErr("80:x", `its container port "x"`)},
 		{name: "same port twice", yaml: "container:\n  ports: [\"8080\", \"8080:80\"]\n", want: `container.ports (from devrun.yaml): "8080" and "8080:80" both publish 127.0.0.1:8080/tcp`},
-		{name: "volume relative", args: []string{"--container.volumes", "./data:/data"}, want: `container.volumes (from flag --container.volumes): "./data:/data" is not SRC:DST or SRC:DST:OPTIONS, with SRC an absolute host path (C:\dir on Windows) or a volume name and DST an absolute path in the container: its SRC "./data" is neither an absolute path nor a volume name`},
+		{name: "volume relative", args: []string{"--container.volumes", "data/x:/data"}, want: `container.volumes (from flag --container.volumes): "data/x:/data" is not SRC:DST or SRC:DST:OPTIONS, with SRC an absolute host path (C:\dir on Windows), a path relative to the project directory (./data) or a volume name and DST an absolute path in the container: its SRC "data/x" is neither an absolute path nor a volume name`},
 		{name: "volume dst", yaml: "container:\n  volumes: ['C:\\x:y']\n", want: `container.volumes (from devrun.yaml): "C:\\x:y" is not SRC:DST`},
 		{name: "volume windows flag", args: []string{"--container.volumes", `C:\x:/y`}, want: `container.volumes (from flag --container.volumes): "C:x:/y" is not SRC:DST`},
 		{name: "volume option", args: []string{"--container.volumes", "/a:/b:ro,rw"}, want: `its options "ro" and "rw" are of one kind: give one of them`},
@@ -393,4 +396,21 @@ func FuzzValues(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A SRC relative to the project directory is made absolute against it, as
+// compose does; absolute paths and volume names stay as they are.
+func TestResolveVolume(t *testing.T) {
+	dir := filepath.FromSlash("/home/me/app")
+	for in, want := range map[string]string{
+		"./data:/data":       filepath.Join(dir, "data") + ":/data",
+		"../shared:/s:ro":    filepath.Join(dir, "..", "shared") + ":/s:ro",
+		".:/src":             dir + ":/src",
+		"/srv/data:/data":    "/srv/data:/data",
+		"cache:/root/.cache": "cache:/root/.cache",
+	} {
+		if got := ResolveVolume(in, dir); got != want {
+			t.Errorf("ResolveVolume(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -68,7 +68,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		Args:        c.Run.Args,
 		Env:         append(append([]string{}, c.Run.Env...), c.Container.Env...),
 		Ports:       c.Container.Ports,
-		Volumes:     c.Container.Volumes,
+		Volumes:     resolveVolumes(c.Container.Volumes, project),
 		Network:     c.Container.Network,
 		User:        c.Container.User,
 		Copy:        copyMode,
@@ -119,4 +119,14 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// resolveVolumes makes the SRC of each bind mount that is relative to the
+// project directory absolute, as the engine needs it.
+func resolveVolumes(vols []string, project string) []string {
+	out := make([]string, len(vols))
+	for i, v := range vols {
+		out[i] = config.ResolveVolume(v, project)
+	}
+	return out
 }

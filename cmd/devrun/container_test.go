@@ -299,3 +299,13 @@ func TestContainerCtrlCDuringCreation(t *testing.T) {
 		t.Errorf("containers left: %v", ids)
 	}
 }
+
+// A volume whose SRC is relative to the project (./data:/data, as compose
+// reads it) is mounted from the project directory.
+func TestContainerRelativeVolume(t *testing.T) {
+	reading := strings.Replace(server, "fmt.Fprint(w, version)", `b, _ := os.ReadFile("/data/version.txt"); fmt.Fprint(w, string(b))`, 1)
+	p := newProject(t, map[string]string{"main.go": reading, "version.go": version("unused"), "data/version.txt": "from the volume"})
+	p.startContainer(dockertest.BusyboxImage, "--container.volumes", "./data:/data:ro")
+	p.waitBody("from the volume")
+	p.stop(os.Interrupt)
+}
