@@ -143,6 +143,9 @@ func (b *GoBuild) nextOutput() (dir, out string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", b.diskFull(fmt.Errorf("making the output directory: %w", err), nil)
 	}
+	if err := os.WriteFile(filepath.Join(dir, outputMark), nil, 0o644); err != nil {
+		return "", "", b.diskFull(fmt.Errorf("making the output directory: %w", err), nil)
+	}
 	return dir, filepath.Join(dir, name), nil
 }
 
@@ -231,13 +234,22 @@ func discard(dir string) {
 	}
 }
 
+// outputMark names the file that marks a numbered output directory as
+// devrun's.
+const outputMark = ".devrun-build"
+
 // removeStale removes the numbered output directories of earlier runs, and
-// nothing else: OutDir may be shared with the user's files.
+// nothing else: OutDir may be shared with the user's files (build.output:
+// bin, or /tmp), so a numbered directory without devrun's mark stays.
 func (b *GoBuild) removeStale() {
 	entries, _ := os.ReadDir(b.OutDir)
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() {
-			os.RemoveAll(filepath.Join(b.OutDir, e.Name()))
+		if _, err := strconv.Atoi(e.Name()); err != nil || !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(b.OutDir, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, outputMark)); err == nil {
+			os.RemoveAll(dir)
 		}
 	}
 }

@@ -99,3 +99,32 @@ func TestGoBuildStopsWhenCancelled(t *testing.T) {
 		t.Error("the build's processes survived the cancellation")
 	}
 }
+
+// build.output may be shared with the user's files (bin, or /tmp): a new
+// devrun removes its own earlier builds there, and no numbered directory
+// of anyone else's.
+func TestGoBuildRemovesOnlyItsOwnStaleBuilds(t *testing.T) {
+	dir := module(t, hello)
+	out := filepath.Join(dir, "bin")
+	b := &GoBuild{Dir: dir, OutDir: out}
+	var a Artifact
+	for range 2 {
+		var err error
+		if a, err = b.Build(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	theirs := filepath.Join(out, "7", "keep.txt")
+	os.MkdirAll(filepath.Dir(theirs), 0o755)
+	os.WriteFile(theirs, []byte("mine"), 0o644)
+	b2 := &GoBuild{Dir: dir, OutDir: out}
+	if _, err := b2.Build(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(string(a))); !os.IsNotExist(err) {
+		t.Errorf("the earlier run's build %s is kept", a)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Errorf("a numbered directory that is not devrun's was removed: %v", err)
+	}
+}
