@@ -259,12 +259,14 @@ func (in *instance) Stop(ctx context.Context) error {
 	}
 }
 
-// signal sends sig to pid1 in a call bounded by callTimeout, or by a
-// second at most once ctx is done.
+// signal sends sig to pid1 in a call bounded by callTimeout, by half the
+// stop timeout and half a second when that is shorter (Ctrl-C's budget is
+// the stop timeout and 2 s, and the container's removal needs some of it),
+// and by a second at most once ctx is done.
 func (in *instance) signal(ctx context.Context, sig string) error {
-	limit := callTimeout
+	limit := min(callTimeout, in.timeout/2+500*time.Millisecond)
 	if ctx.Err() != nil {
-		limit = time.Second
+		limit = min(limit, time.Second)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()

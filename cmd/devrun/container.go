@@ -18,7 +18,7 @@ import (
 // containerStarter connects to the engine and prepares the dev container
 // runner; build is changed to build for the engine's platform. The returned
 // function removes the dev container.
-func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, deadline func() time.Time) (*docker.Runner, func(), error) {
+func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, state string, deadline func() time.Time) (*docker.Runner, func(), error) {
 	engine, err := docker.Connect(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -41,7 +41,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 	if err != nil {
 		return nil, nil, err
 	}
-	mount, err := filepath.Abs(filepath.Join(stateDir, "mount"))
+	mount, err := filepath.Abs(filepath.Join(state, "mount"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,7 +111,7 @@ func cacheDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(dir, "devrun")
 	}
-	return filepath.Join(stateDir, "cache")
+	return filepath.Join(projectState, "cache")
 }
 
 func later(a, b time.Time) time.Time {

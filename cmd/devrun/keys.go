@@ -62,11 +62,11 @@ func productionBuilder(ctx context.Context, c *config.Config, log *slog.Logger, 
 	}
 }
 
-// writePID records devrun up's PID in .devrun/up.pid, for scripts that
-// signal it (SIGUSR1: build the production image). It returns a function
-// removing the file.
-func writePID() func() {
-	p := filepath.Join(stateDir, "up.pid")
+// writePID records devrun up's PID in up.pid in the state directory
+// (.devrun/up.pid), for scripts that signal it (SIGUSR1: build the
+// production image). It returns a function removing the file.
+func writePID(state string) func() {
+	p := filepath.Join(state, "up.pid")
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return func() {}
 	}

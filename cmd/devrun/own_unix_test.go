@@ -64,7 +64,7 @@ func TestBuildOutputAnywhereBuildsOnce(t *testing.T) {
 				p.start("--build.output", tc.output)
 			}
 			p.waitBody("v1")
-			p.quietFor(10*time.Second, `building|changed`)
+			p.quietFor(10*time.Second, `changed|building again`)
 			p.write("version.go", version("v2"))
 			p.waitBody("v2")
 			p.waitLog(`started in`, 2)
@@ -118,4 +118,16 @@ func TestSecondSignalDuringTheFirstIsNotLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A project devrun cannot write its state directory into (here .devrun is
+// a file; a read-only mount, or another user's tree in the compose
+// sidecar): devrun keeps its files in the user's cache instead, and works.
+func TestStateOutsideAnUnwritableProject(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1"), ".devrun": "not a directory"})
+	p.start("--build.output", filepath.Join(t.TempDir(), "bin"))
+	p.waitBody("v1")
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	p.stop(os.Interrupt)
 }

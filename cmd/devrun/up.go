@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,14 +62,41 @@ func findModule() error {
 	}
 }
 
-// stateDir holds what devrun writes for itself in a project: the PID files
-// of the build, the app and devrun up, the directory mounted in the dev
-// container, and, by default, the builds (build.output). It is in one
-// place whatever build.output says, and never watched.
-const stateDir = ".devrun"
+// projectState is where devrun keeps what it writes for itself in a
+// project: the PID files of the build, the app and devrun up, and the
+// directory mounted in the dev container; by default the builds too
+// (build.output). It is in one place whatever build.output says, and
+// never watched.
+const projectState = ".devrun"
+
+// stateDir makes and returns the directory for devrun's own files:
+// projectState, or, where the project cannot be written to (a source
+// tree mounted read-only, or owned by another user, as in the compose
+// sidecar), a directory of the project's in the user's cache.
+func stateDir() (string, error) {
+	err := os.MkdirAll(projectState, 0o755)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(projectState, ".probe-*"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return projectState, nil
+		}
+	}
+	abs, aerr := filepath.Abs(".")
+	if aerr != nil {
+		return "", fmt.Errorf("making %s: %w", projectState, err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	dir := filepath.Join(cacheDir(), "state", hex.EncodeToString(sum[:6]))
+	if merr := os.MkdirAll(dir, 0o755); merr != nil {
+		return "", fmt.Errorf("making %s (%v), or %s instead: %w", projectState, err, dir, merr)
+	}
+	return dir, nil
+}
 
 // up runs the watcher and the supervisor until ctx is done. What devrun
-// writes itself (stateDir, the builds, the log file, the pid1 cache) is
+// writes itself (its state directory, the builds, the log file, the pid1 cache) is
 // never watched, wherever it is.
 func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
 	if len(c.Build.Command) == 0 {
@@ -77,12 +106,14 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	}
 	// Made before the watcher starts, so that a symbolic link among them
 	// resolves, and what is below its target is known as devrun's own.
-	for _, d := range []string{stateDir, c.Build.Output} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("making %s: %w", d, err)
-		}
+	state, err := stateDir()
+	if err != nil {
+		return err
 	}
-	opts := watchOptions(c, log, stateDir, c.Build.Output, logFile, cacheDir())
+	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
+		return fmt.Errorf("making build.output: %w", err)
+	}
+	opts := watchOptions(c, log, state, c.Build.Output, logFile, cacheDir())
 	if c.Run.Mode == "compose" {
 		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
 		opts.Own = append(opts.Own, c.Compose.MountDir)
@@ -91,7 +122,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
-	sup, build, host, err := supervisor(c, log, out, stopBudget(ctx, force, c.Run.StopTimeout))
+	sup, build, host, err := supervisor(c, log, out, stopBudget(ctx, force, c.Run.StopTimeout), state)
 	if err != nil {
 		return err
 	}
@@ -108,7 +139,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		}
 	}
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
-		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr, stopDeadline(ctx, c.Run.StopTimeout))
+		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr, state, stopDeadline(ctx, c.Run.StopTimeout))
 		if err != nil {
 			return err
 		}
@@ -129,7 +160,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	prod := productionBuilder(ctx, c, log, out)
 	go commands(ctx, os.Stdin, triggers, prod)
 	onBuildSignal(ctx, prod)
-	defer writePID()()
+	defer writePID(state)()
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
@@ -219,7 +250,7 @@ func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Opt
 
 // supervisor makes the build → swap cycle for the host; container modes
 // change its build and replace its starter.
-func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}) (*runner.Supervisor, *runner.GoBuild, *runner.Host, error) {
+func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, state string) (*runner.Supervisor, *runner.GoBuild, *runner.Host, error) {
 	sig, err := runner.ParseSignal(c.Run.StopSignal)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("run.stop_signal: %w", err)
@@ -234,10 +265,10 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Tags:    c.Build.Tags,
 		Env:     c.Build.Env,
 		Command: c.Build.Command,
-		PIDFile: filepath.Join(stateDir, "build.pid"),
+		PIDFile: filepath.Join(state, "build.pid"),
 	}
 	host := &runner.Host{
-		PIDFile:     filepath.Join(stateDir, "app.pid"),
+		PIDFile:     filepath.Join(state, "app.pid"),
 		Args:        c.Run.Args,
 		Env:         c.Run.Env,
 		StopSignal:  sig,
