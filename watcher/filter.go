@@ -40,6 +40,7 @@ type Filter struct {
 	ignored   *patternmatcher.PatternMatcher
 	tests     bool
 	own       []string // paths never watched, whatever the patterns say
+	keep      func(rel string) bool
 }
 
 // FilterOptions configures a Filter.
@@ -56,12 +57,19 @@ type FilterOptions struct {
 	// reported, with everything below them: what devrun writes itself.
 	// They are paths, not patterns: a name holding * or [ means itself.
 	Own []string
+	// Keep, when set, names paths that are watched and reported whatever
+	// the patterns, hidden names and SkipDirs say (Own still wins): for a
+	// directory, that it must be watched (it holds, or leads to, a kept
+	// path); for a file, that its changes are reported. devrun keeps what
+	// the build reads, a generated file that .gitignore ignores among it.
+	// It is called from the watcher's goroutine, and must be safe for that.
+	Keep func(rel string) bool
 }
 
 // NewFilter compiles the patterns of opts. It returns an error naming the first
 // pattern that does not compile.
 func NewFilter(opts FilterOptions) (*Filter, error) {
-	f := &Filter{tests: opts.Tests, gitignore: map[string][]string{}}
+	f := &Filter{tests: opts.Tests, gitignore: map[string][]string{}, keep: opts.Keep}
 	for _, o := range opts.Own {
 		if o = path.Clean(filepath.ToSlash(o)); o != "." {
 			f.own = append(f.own, o)
@@ -101,6 +109,9 @@ func (f *Filter) SkipDir(rel string) bool {
 	if f.isOwn(rel) {
 		return true
 	}
+	if f.keep != nil && f.keep(rel) {
+		return false
+	}
 	base := path.Base(rel)
 	if strings.HasPrefix(base, ".") {
 		return true
@@ -117,6 +128,9 @@ func (f *Filter) SkipDir(rel string) bool {
 func (f *Filter) SkipFile(rel string) bool {
 	if f.isOwn(rel) {
 		return true
+	}
+	if f.keep != nil && f.keep(rel) {
+		return false
 	}
 	base := path.Base(rel)
 	if !f.tests && strings.HasSuffix(base, "_test.go") {

@@ -38,6 +38,10 @@ type poller struct {
 	skipped  map[string]bool      // files and directories the filter leaves out
 	lastFull time.Time
 	fullCost time.Duration
+	// quietBefore is when the watched paths last changed (Refresh): a file
+	// first seen after it, but written before it, was there already (in a
+	// directory now watched, or kept), and is no change.
+	quietBefore time.Time
 }
 
 const (
@@ -135,9 +139,11 @@ func (p *poller) rescanDir(dir string, changed func(rel string)) {
 			continue
 		}
 		st := fileState{fi.ModTime(), fi.Size(), fi.Mode()}
-		if old, ok := p.files[rel]; !ok || old != st {
+		if old, ok := p.files[rel]; ok && old != st || !ok && !st.mod.Before(p.quietBefore) {
 			p.files[rel] = st
 			changed(rel)
+		} else if !ok {
+			p.files[rel] = st
 		}
 	}
 	for f := range p.files {
@@ -161,8 +167,11 @@ func (p *poller) full(changed func(rel string)) {
 				return nil // unreadable or gone: its files count as removed
 			}
 			rel := filepath.ToSlash(strings.TrimPrefix(abs, prefix))
-			if abs == p.w.opts.Root {
+			switch {
+			case abs == p.w.opts.Root:
 				rel = "."
+			case !strings.HasPrefix(abs, prefix): // a path outside the tree: ../lib
+				rel = p.w.rel(abs)
 			}
 			if p.skip(rel, d.IsDir()) {
 				if d.IsDir() {
@@ -182,7 +191,7 @@ func (p *poller) full(changed func(rel string)) {
 			}
 			st := fileState{info.ModTime(), info.Size(), info.Mode()}
 			seen[rel] = st
-			if old, ok := p.files[rel]; !ok || old != st {
+			if old, ok := p.files[rel]; ok && old != st || !ok && !st.mod.Before(p.quietBefore) {
 				changed(rel)
 			}
 			return nil
@@ -223,6 +232,12 @@ func (p *poller) reloadGitignore() {
 	for _, root := range p.w.opts.Paths {
 		_ = p.w.walk(path.Clean(filepath.ToSlash(root)), func(string) error { return nil }, nil)
 	}
+	p.refilter()
+}
+
+// refilter forgets the filter's remembered answers and the files and
+// directories it now leaves out, and makes the next scan a full one.
+func (p *poller) refilter() {
 	clear(p.skipped)
 	for f := range p.files {
 		if p.w.filter.SkipFile(f) {

@@ -88,6 +88,14 @@ type Watcher struct {
 	fsw    *fsnotify.Watcher // nil when polling
 	dirs   map[string]bool   // watched directories, relative to Root
 	poll   *poller           // nil unless polling
+	// refresh carries Refresh's requests to Run's goroutine.
+	refresh chan refresh
+}
+
+// A refresh is one call of Refresh.
+type refresh struct {
+	rels []string
+	at   time.Time
 }
 
 // New walks the tree and watches every directory that the filter keeps.
@@ -105,7 +113,7 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{opts: opts, filter: filter, dirs: map[string]bool{}}
+	w := &Watcher{opts: opts, filter: filter, dirs: map[string]bool{}, refresh: make(chan refresh, 16)}
 	if !opts.Poll {
 		err = w.watchEvents()
 		if err == nil && opts.Probe > 0 && !probeEvents(w, opts.Probe) {
@@ -168,6 +176,52 @@ func above(rel string) bool {
 		}
 	}
 	return true
+}
+
+// Refresh has Run watch paths too (absolute, or relative to the working
+// directory; inside the tree or not, such as a module that a replace
+// directive names), and ask the filter again about every directory, whose
+// Keep may say otherwise now. Files already there are not reported. It is
+// safe to call from any goroutine, before or while Run runs.
+func (w *Watcher) Refresh(paths ...string) {
+	var rels []string
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(w.opts.Root, abs); err == nil {
+			rels = append(rels, filepath.ToSlash(rel))
+		}
+	}
+	w.refresh <- refresh{rels, time.Now()}
+}
+
+// addPaths adds the new ones of rels to the watched paths, and watches
+// the tree again. It runs in Run's goroutine.
+func (w *Watcher) addPaths(rels []string, at time.Time) {
+	for _, r := range rels {
+		r = path.Clean(r)
+		covered := false
+		for _, p := range w.opts.Paths {
+			p = path.Clean(filepath.ToSlash(p))
+			if p == r || p == "." && !strings.HasPrefix(r, "../") || strings.HasPrefix(r, p+"/") {
+				covered = true
+			}
+		}
+		if !covered {
+			w.opts.Paths = append(w.opts.Paths, r)
+		}
+	}
+	if w.poll != nil {
+		w.poll.refilter()
+		// What was there at the call is no change. The kernel stamps files
+		// with a coarse clock, a few milliseconds behind: a file written
+		// just after the call may look older than it.
+		w.poll.quietBefore = at.Add(-50 * time.Millisecond)
+		return
+	}
+	w.rescan()
 }
 
 // Polling reports whether the Watcher scans the tree instead of receiving events.
@@ -304,6 +358,8 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) {
 			}
 		case <-tick:
 			w.poll.scan(func(rel string) { b.add(rel, time.Now(), false) })
+		case r := <-w.refresh:
+			w.addPaths(r.rels, r.at)
 		case <-timer.C:
 			if batch := b.take(time.Now(), w.exists); len(batch.Paths) > 0 {
 				ready = merge(ready, batch)
