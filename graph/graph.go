@@ -49,6 +49,12 @@ type Graph struct {
 	Ignored map[string]string
 	// Dirs maps each package directory to its import path.
 	Dirs map[string]string
+	// EmbedDirs maps each directory that holds embedded files (and those
+	// between it and its package's directory) to the package: a file added
+	// there may be embedded too.
+	EmbedDirs map[string]string
+	// Main is the import path of the main package.
+	Main string
 	// Roots are the directories of the modules (and the workspace) on this
 	// disk whose packages the build reads: what must be watched.
 	Roots []string
@@ -108,7 +114,7 @@ func Load(ctx context.Context, opts Options) (*Graph, error) {
 		}
 		return nil, fmt.Errorf("listing the build's packages (go %s): %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	g := &Graph{Files: map[string]string{}, Ignored: map[string]string{}, Dirs: map[string]string{}, Took: time.Since(start)}
+	g := &Graph{Files: map[string]string{}, Ignored: map[string]string{}, Dirs: map[string]string{}, EmbedDirs: map[string]string{}, Took: time.Since(start)}
 	modCache, goroot, err := goPaths(ctx, opts.Dir, env)
 	if err != nil {
 		return nil, err
@@ -129,6 +135,12 @@ func Load(ctx context.Context, opts Options) (*Graph, error) {
 			continue
 		}
 		g.Dirs[p.Dir] = p.ImportPath
+		g.Main = p.ImportPath // go list -deps lists the package named last
+		for _, f := range p.EmbedFiles {
+			for d := filepath.Dir(filepath.Join(p.Dir, f)); d != p.Dir && within(d, p.Dir); d = filepath.Dir(d) {
+				g.EmbedDirs[d] = p.ImportPath
+			}
+		}
 		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.MFiles, p.HFiles, p.FFiles, p.SFiles,
 			p.SwigFiles, p.SwigCXXFiles, p.SysoFiles, p.EmbedFiles} {
 			for _, f := range list {
@@ -222,6 +234,13 @@ func within(path, dir string) bool {
 // and the package that does ("" for a module or workspace file).
 func (g *Graph) Reads(p string) (pkg string, ok bool) {
 	pkg, ok = g.Files[p]
+	return pkg, ok
+}
+
+// EmbedDirOf returns the package that embeds files from the directory
+// that holds p, if any.
+func (g *Graph) EmbedDirOf(p string) (pkg string, ok bool) {
+	pkg, ok = g.EmbedDirs[filepath.Dir(p)]
 	return pkg, ok
 }
 
