@@ -49,6 +49,7 @@ type BuildConfig struct {
 	LDFlags string
 	Tags    []string
 	Env     []string
+	Steps   []Step // generators run before the build
 }
 
 // RunConfig says how the app runs.
@@ -59,6 +60,7 @@ type RunConfig struct {
 	StopSignal  string
 	StopTimeout time.Duration
 	Restart     string
+	EnvFile     string // a .env file applied to the app, watched
 }
 
 // ContainerConfig says how the dev container runs (run.mode: container).
@@ -100,6 +102,8 @@ type WatchConfig struct {
 	PollInterval time.Duration
 	GitIgnore    bool
 	Tests        bool
+	Graph        bool   // rebuild only for what the build reads
+	Rules        []Rule // what changes to other files do
 }
 
 // AddFlags defines a flag on fs for every key, named after it
@@ -367,6 +371,10 @@ func format(p any) string {
 		return v.String()
 	case *bool:
 		return fmt.Sprint(*v)
+	case *[]Rule:
+		return formatRules(*v)
+	case *[]Step:
+		return formatSteps(*v)
 	}
 	return fmt.Sprint(p)
 }

@@ -13,7 +13,9 @@ const (
 	kDuration
 	kBool
 	kEnum
-	kPort // a port number, given as a number or a string; stored as a string
+	kPort  // a port number, given as a number or a string; stored as a string
+	kRules // watch.rules: a list of {paths, action}
+	kSteps // build.steps: a list of {name, run, on}, in devrun.yaml only
 )
 
 // key describes one configuration key: its type, default, allowed values and
@@ -38,6 +40,7 @@ var keys = []key{
 	{name: "build.package", kind: kString, def: ".", check: both(nonEmpty, packagePath), help: "the main package to build", field: func(c *Config) any { return &c.Build.Package }},
 	{name: "build.command", kind: kList, def: []string{}, check: commandLine, help: "a build command replacing go build; {out} is the output path", field: func(c *Config) any { return &c.Build.Command }},
 	{name: "build.output", kind: kString, def: ".devrun/bin", check: nonEmpty, help: "the directory binaries are built into", field: func(c *Config) any { return &c.Build.Output }},
+	{name: "build.steps", kind: kSteps, def: []Step{}, help: "generators run before the build when their files change, and at start: a list of {name, run, on} in devrun.yaml", field: func(c *Config) any { return &c.Build.Steps }},
 	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
 	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
@@ -48,9 +51,12 @@ var keys = []key{
 	{name: "run.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app", field: func(c *Config) any { return &c.Run.Env }},
 	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
 	{name: "run.stop_timeout", kind: kDuration, def: 5 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a stop waits before it kills", field: func(c *Config) any { return &c.Run.StopTimeout }},
+	{name: "run.env_file", kind: kString, def: "", help: "a .env file (KEY=value lines, as compose reads them) for the app; a change restarts it", field: func(c *Config) any { return &c.Run.EnvFile }},
 	{name: "run.restart", kind: kEnum, def: "never", allowed: []string{"never", "on-failure", "always"}, help: "what to do when the app exits by itself", field: func(c *Config) any { return &c.Run.Restart }},
 
 	{name: "watch.paths", kind: kList, def: []string{"."}, check: both(nonEmptyList, nonEmptyEntries), help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
+	{name: "watch.graph", kind: kBool, def: true, help: "rebuild only for what the build reads, as the go command knows it (false: for any change not ignored)", field: func(c *Config) any { return &c.Watch.Graph }},
+	{name: "watch.rules", kind: kRules, def: []Rule{}, help: "what changes to files the build does not read do: GLOB=restart|ignore|rebuild words, or a list of {paths, action} in devrun.yaml", field: func(c *Config) any { return &c.Watch.Rules }},
 	{name: "watch.include", kind: kList, def: []string{}, check: globList, help: "only files matching these globs trigger a build", field: func(c *Config) any { return &c.Watch.Include }},
 	{name: "watch.exclude", kind: kList, def: []string{}, check: globList, help: "globs of files and directories to ignore", field: func(c *Config) any { return &c.Watch.Exclude }},
 	{name: "watch.debounce", kind: kDuration, def: 10 * time.Millisecond, check: between(0, 10*time.Second), help: "how long the tree must be quiet before a build", field: func(c *Config) any { return &c.Watch.Debounce }},

@@ -42,6 +42,10 @@ func (k key) set(c *Config, raw any) error {
 		*p = val.(time.Duration)
 	case *bool:
 		*p = val.(bool)
+	case *[]Rule:
+		*p = val.([]Rule)
+	case *[]Step:
+		*p = val.([]Step)
 	}
 	return nil
 }
@@ -58,6 +62,10 @@ func (k key) parse(raw any) (any, error) {
 		return parseBool(raw)
 	case kEnum:
 		return parseEnum(raw, k.allowed)
+	case kRules:
+		return parseRules(raw)
+	case kSteps:
+		return parseSteps(raw)
 	case kPort:
 		if n, ok := raw.(int); ok {
 			return strconv.Itoa(n), nil
