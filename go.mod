@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/containerd/errdefs v1.0.0
 	github.com/fsnotify/fsnotify v1.10.1
+	github.com/joho/godotenv v1.5.1
 	github.com/moby/buildkit v0.26.3
 	github.com/moby/go-archive v0.3.3
 	github.com/moby/moby/api v1.56.1

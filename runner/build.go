@@ -49,7 +49,7 @@ type GoBuild struct {
 
 // Build runs the build. On cancellation it kills the build's whole process
 // group and removes what it wrote.
-func (b *GoBuild) Build(ctx context.Context) (Artifact, error) {
+func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	dir, out, err := b.nextOutput()
 	if err != nil {
 		return "", err

@@ -35,7 +35,7 @@ func TestGoBuildWritesAFreshBinaryEachTime(t *testing.T) {
 	b := &GoBuild{Dir: dir, OutDir: filepath.Join(dir, ".devrun/bin"), Name: "hello", LDFlags: "-X main.msg=linked"}
 	var arts []Artifact
 	for range 3 {
-		a, err := b.Build(context.Background())
+		a, err := b.Build(context.Background(), Trigger{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestGoBuildWritesAFreshBinaryEachTime(t *testing.T) {
 func TestGoBuildReportsCompilerErrors(t *testing.T) {
 	dir := module(t, "package main\n\nfunc main() { undefinedThing() }\n")
 	b := &GoBuild{Dir: dir, OutDir: filepath.Join(dir, "out")}
-	_, err := b.Build(context.Background())
+	_, err := b.Build(context.Background(), Trigger{})
 	var be *BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("Build = %v, want a *BuildError", err)
@@ -69,7 +69,7 @@ func TestGoBuildReportsCompilerErrors(t *testing.T) {
 func TestGoBuildRunsTheUsersCommandWithoutAShell(t *testing.T) {
 	dir := module(t, hello)
 	b := &GoBuild{Dir: dir, OutDir: filepath.Join(dir, "out"), Command: []string{"go", "build", "-o", "{out}", "-ldflags", "-X 'main.msg=two words'", "."}}
-	a, err := b.Build(context.Background())
+	a, err := b.Build(context.Background(), Trigger{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestGoBuildStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() {
-		_, err := b.Build(ctx)
+		_, err := b.Build(ctx, Trigger{})
 		errc <- err
 	}()
 	pgid := waitFile(t, pidFile)
@@ -110,7 +110,7 @@ func TestGoBuildRemovesOnlyItsOwnStaleBuilds(t *testing.T) {
 	var a Artifact
 	for range 2 {
 		var err error
-		if a, err = b.Build(context.Background()); err != nil {
+		if a, err = b.Build(context.Background(), Trigger{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestGoBuildRemovesOnlyItsOwnStaleBuilds(t *testing.T) {
 	os.MkdirAll(filepath.Dir(theirs), 0o755)
 	os.WriteFile(theirs, []byte("mine"), 0o644)
 	b2 := &GoBuild{Dir: dir, OutDir: out}
-	if _, err := b2.Build(context.Background()); err != nil {
+	if _, err := b2.Build(context.Background(), Trigger{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Dir(string(a))); !os.IsNotExist(err) {

@@ -24,6 +24,10 @@ type Host struct {
 	// terminal), the app writes to them directly: unbuffered, unchanged, and
 	// still a TTY for colour detection.
 	Stdout, Stderr io.Writer
+	// EnvFile, when set, is a .env file read at every start (see
+	// ReadEnvFile); Env wins over it, as compose's environment wins over
+	// its env_file.
+	EnvFile string
 	// PIDFile, when set, records the running app's process group, so that
 	// a devrun killed without a chance to stop it can have the next one
 	// stop it (see KillLeftover).
@@ -34,7 +38,15 @@ type Host struct {
 func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	cmd := exec.Command(string(a), h.Args...)
 	cmd.Dir = h.Dir
-	cmd.Env = append(os.Environ(), h.Env...)
+	cmd.Env = os.Environ()
+	if h.EnvFile != "" {
+		env, err := ReadEnvFile(h.EnvFile)
+		if err != nil {
+			return nil, fmt.Errorf("run.env_file: %w", err)
+		}
+		cmd.Env = append(cmd.Env, env...)
+	}
+	cmd.Env = append(cmd.Env, h.Env...)
 	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
 	cmd.WaitDelay = time.Second // output pipes held open by orphans must not block Wait
 	t := newTree(cmd)

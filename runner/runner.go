@@ -21,10 +21,10 @@ type Artifact string
 // A Builder builds the app.
 type Builder interface {
 	// Build builds the app into a new Artifact without disturbing a running
-	// Process. When ctx is cancelled, it stops the build, waits until the build's
-	// processes have exited, and returns ctx's error. A build that fails
-	// returns a *BuildError.
-	Build(ctx context.Context) (Artifact, error)
+	// Process; t is what asked for it. When ctx is cancelled, it stops the
+	// build, waits until the build's processes have exited, and returns
+	// ctx's error. A build that fails returns a *BuildError.
+	Build(ctx context.Context, t Trigger) (Artifact, error)
 }
 
 // A Starter starts the app.
@@ -60,17 +60,29 @@ var ErrGone = errors.New("the app's environment is gone")
 type BuildError struct {
 	Output []byte // what the build printed, the compiler's errors among it
 	Err    error  // how the build process exited
+	Step   string // the step that failed, when one did, not the build
 }
 
-// Error says that the build failed, and how it exited.
-func (e *BuildError) Error() string { return fmt.Sprintf("build failed: %v", e.Err) }
+// Error says that the build (or its step) failed, and how it exited.
+func (e *BuildError) Error() string {
+	if e.Step != "" {
+		return fmt.Sprintf("%s failed: %v", e.Step, e.Err)
+	}
+	return fmt.Sprintf("build failed: %v", e.Err)
+}
 
 // Unwrap returns how the build process exited.
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// A Trigger asks the Supervisor for a new build.
+// A Trigger asks the Supervisor for a new build, or, with Restart, for the
+// app to be started again from the build it runs.
 type Trigger struct {
-	Paths []string  // what changed, for the log
+	Paths []string  // what changed, for the log; none for the first build and r + Enter
 	First time.Time // when the first change was seen
 	Sent  time.Time // when the change was handed to the Supervisor
+	// Restart asks for a restart without a build: what changed is read by
+	// the app at run time (a template, its .env file), not by the build.
+	Restart bool
+	// Steps names the steps (see Steps) the change needs before the build.
+	Steps []string
 }

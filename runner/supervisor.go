@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -151,12 +152,16 @@ func (l *loop) build(ctx context.Context, t Trigger) {
 	l.cancelBuild, l.trigger = cancel, t
 	go func() {
 		start := time.Now()
-		a, err := l.Builder.Build(bctx)
+		a, err := l.Builder.Build(bctx, t)
 		l.results <- result{a, err, time.Since(start)}
 	}()
 }
 
 func (l *loop) change(ctx context.Context, t Trigger) {
+	if t.Restart {
+		l.restartNow(ctx, t)
+		return
+	}
 	if l.cancelBuild == nil {
 		l.Log.Info(describe(t.Paths) + ": building")
 		l.build(ctx, t)
@@ -166,8 +171,34 @@ func (l *loop) change(ctx context.Context, t Trigger) {
 		l.next = &Trigger{First: t.First}
 	}
 	l.next.Paths = append(l.next.Paths, t.Paths...)
+	l.next.Steps = appendNew(l.next.Steps, t.Steps...)
 	l.next.Sent = t.Sent
 	l.cancelBuild() // finished() starts the next build once this one has exited
+}
+
+// restartNow starts the app again from the build it runs, for a change
+// that the app reads at run time. A build under way swaps it in anyway.
+func (l *loop) restartNow(ctx context.Context, t Trigger) {
+	switch {
+	case l.cancelBuild != nil:
+		l.Log.Info(describe(t.Paths) + ": the build under way restarts the app")
+	case l.art == "":
+		l.Log.Info(describe(t.Paths) + ": no good build to restart yet; waiting for a change")
+	default:
+		l.Log.Info(describe(t.Paths) + ": restarting")
+		l.backoff, l.restartAt = 0, nil
+		l.start(ctx, l.art, timings{debounce: t.Sent.Sub(t.First)})
+	}
+}
+
+// appendNew appends the items of add that list lacks.
+func appendNew(list []string, add ...string) []string {
+	for _, a := range add {
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 func (l *loop) finished(ctx context.Context, r result) {
@@ -185,7 +216,11 @@ func (l *loop) finished(ctx context.Context, r result) {
 	case ctx.Err() != nil:
 	case errors.As(r.err, &be):
 		l.BuildOutput.Write(be.Output)
-		l.Log.Error(fmt.Sprintf("build failed (%v) after %s; %s", be.Err, ms(r.took), l.stillServing()))
+		what := "build"
+		if be.Step != "" {
+			what = "the step " + be.Step
+		}
+		l.Log.Error(fmt.Sprintf("%s failed (%v) after %s; %s", what, be.Err, ms(r.took), l.stillServing()))
 	case r.err != nil:
 		l.Log.Error(fmt.Sprintf("%v; %s", r.err, l.stillServing()))
 	default:

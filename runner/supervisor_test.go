@@ -23,7 +23,7 @@ type buildCall struct {
 	answer chan result
 }
 
-func (b *fakeBuilder) Build(ctx context.Context) (Artifact, error) {
+func (b *fakeBuilder) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	c := buildCall{ctx, make(chan result)}
 	b.calls <- c
 	select {
