@@ -158,6 +158,15 @@ func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (ru
 		if wait.Err() != nil && ctx.Err() == nil {
 			return nil, errNoAnswer
 		}
+		if ctx.Err() != nil {
+			// devrun is stopping, and pid1 has the swap under way: have
+			// it stop the app, whether it started yet or not, for no
+			// instance is returned that the supervisor could stop (a
+			// compose service's container is not removed).
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			c.signal(sctx, "SIGUSR1")
+			scancel()
+		}
 		return nil, err
 	}
 	return in, nil
@@ -237,21 +246,23 @@ func (in *instance) Stop(ctx context.Context) error {
 	defer limit.Stop()
 	var stopped <-chan struct{} = in.done
 	if exited {
-		rctx, cancel := context.WithCancel(ctx)
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		stopped = c.recordOf(rctx, "stopped")
 	}
+	last := 2 * time.Second
 	select {
 	case <-stopped:
 		return in.wait(nil)
 	case <-ctx.Done():
 		in.signal(ctx, "SIGUSR2")
+		last = 500 * time.Millisecond // past Ctrl-C's budget: the container's removal ends it anyway
 	case <-limit.C:
 	}
 	select {
 	case <-stopped:
 		return in.wait(nil)
-	case <-time.After(2 * time.Second):
+	case <-time.After(last):
 		c.mu.Lock()
 		c.unresponsive = true // the next Start replaces the container
 		c.mu.Unlock()

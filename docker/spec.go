@@ -61,7 +61,9 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 		AttachStdout: true,
 		AttachStderr: true,
 	}
+	noInit := false // pid1 is the init: an engine configured with init: true would put one above it
 	host := &container.HostConfig{
+		Init:         &noInit,
 		PortBindings: bindings,
 		Binds:        o.Volumes,
 		NetworkMode:  container.NetworkMode(o.Network),

@@ -77,9 +77,8 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	// and every millisecond it lingers delays the build that replaces it.
 	cmd.Cancel = func() error { t.kill(); return nil }
 	cmd.WaitDelay = time.Second
-	err = cmd.Start()
+	err = t.start()
 	if err == nil {
-		t.started()
 		b.recordPID(cmd)
 		err = cmd.Wait()
 		t.waited()

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +24,7 @@ func BecomeSubreaper() error {
 		return fmt.Errorf("becoming the reaper of the app's daemons: %w", err)
 	}
 	subreaper.Store(true)
+	reapOnExit()
 	return nil
 }
 
@@ -30,28 +33,55 @@ func BecomeSubreaper() error {
 var subreaper atomic.Bool
 
 // stopDaemons kills and reaps the daemons devrun adopted: children it did
-// not start (os/exec's children share devrun's session) that started a
-// session of their own. It returns how many it killed.
+// not start (os/exec's children share devrun's session, and are left to
+// os/exec, whatever session they moved to) that started a session of their
+// own. It returns how many it killed. It never waits long: a daemon it
+// may not signal (a setuid one) is left.
 func stopDaemons() int {
 	own, err := unix.Getsid(0)
 	if err != nil {
 		return 0
 	}
+	starting.Lock()
+	defer starting.Unlock()
 	n := 0
 	for _, pid := range children() {
+		if _, ok := leaders.Load(pid); ok {
+			continue
+		}
 		sid, state, ok := sessionOf(pid)
 		if !ok || sid == own {
 			continue
 		}
 		if state != "Z" {
 			syscall.Kill(-pid, syscall.SIGKILL) // its group, which setsid made
-			syscall.Kill(pid, syscall.SIGKILL)
+			if syscall.Kill(pid, syscall.SIGKILL) != nil {
+				continue
+			}
 			n++
 		}
-		var ws syscall.WaitStatus
-		syscall.Wait4(pid, &ws, 0, nil)
+		for i := 0; i < 200; i++ {
+			var ws syscall.WaitStatus
+			if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got != 0 || err != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	return n
+}
+
+// reapOnExit collects adopted orphans as they exit, so that an app that
+// leaves exited children behind (sh -c 'x &' for each request) does not
+// fill the process table with zombies between two stops.
+func reapOnExit() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGCHLD)
+	go func() {
+		for range ch {
+			reapOrphans()
+		}
+	}()
 }
 
 // children lists devrun's child processes.

@@ -50,11 +50,10 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
 	cmd.WaitDelay = time.Second // output pipes held open by orphans must not block Wait
 	t := newTree(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := t.start(); err != nil {
 		t.release()
 		return nil, fmt.Errorf("starting %s: %w", a, err)
 	}
-	t.started()
 	p := &hostProcess{
 		tree:    t,
 		pid:     cmd.Process.Pid,

@@ -13,7 +13,7 @@ func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 // /proc, a child that leaves the group cannot be found, and outlives the app
 // (see the README).
 func members(pgid int, _ string) []member {
-	if !groupAlive(pgid) {
+	if pgid <= 0 || !groupAlive(pgid) {
 		return nil
 	}
 	return []member{{pid: pgid, pgid: pgid}}

@@ -78,7 +78,7 @@ func readStat(pid int, buf []byte) (process, bool) {
 }
 
 // members lists the live processes of a tree: those of the process group
-// pgid, those whose environment holds InstanceEnv=instance (a child that
+// pgid (none for -1: a group that is gone), those whose environment holds InstanceEnv=instance (a child that
 // moved to a group or a session of its own, or whose parent exited), and
 // the descendants of either (a child that cleared its environment). While
 // devrun is the reaper of its descendants' orphans, only its descendants
@@ -86,7 +86,7 @@ func readStat(pid int, buf []byte) (process, bool) {
 func members(pgid int, instance string) []member {
 	ps := processes()
 	if ps == nil { // no /proc: the process group alone
-		if syscall.Kill(-pgid, 0) != nil {
+		if pgid <= 0 || syscall.Kill(-pgid, 0) != nil {
 			return nil
 		}
 		return []member{{pid: pgid, pgid: pgid}}
@@ -113,7 +113,7 @@ func members(pgid int, instance string) []member {
 		if p.pid == self || p.zombie || in[p.pid] {
 			continue
 		}
-		if p.pgid == pgid || carries(p.pid, mark) {
+		if pgid > 0 && p.pgid == pgid || carries(p.pid, mark) {
 			for _, d := range append([]int{p.pid}, descendants(p.pid, children)...) {
 				in[d] = true
 			}
@@ -165,6 +165,8 @@ func (t *tree) unregister() { leaders.Delete(t.pgid()) }
 // the leaders of trees, and the commands that run in devrun's own process
 // group (the go command building pid1, git).
 func reapOrphans() {
+	starting.Lock()
+	defer starting.Unlock()
 	self, own := os.Getpid(), syscall.Getpgrp()
 	for _, p := range processes() {
 		if p.ppid != self || !p.zombie || p.pgid == own {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -30,6 +31,7 @@ type tree struct {
 	cmd      *exec.Cmd
 	instance string
 	job      windows.Handle // 0 when the system refused one
+	once     sync.Once      // release
 }
 
 // newTree prepares cmd to start a tree of its own. cmd.Env must be set.
@@ -54,8 +56,17 @@ func newTree(cmd *exec.Cmd) *tree {
 	return t
 }
 
-// started puts the leader, and so the processes it starts, in the job.
-func (t *tree) started() {
+// start starts cmd, the tree's leader, and puts it, and so the processes
+// it starts, in the job.
+func (t *tree) start() error {
+	if err := t.cmd.Start(); err != nil {
+		return err
+	}
+	t.assign()
+	return nil
+}
+
+func (t *tree) assign() {
 	if t.job == 0 {
 		return
 	}
@@ -97,13 +108,15 @@ func (t *tree) alive() bool {
 	return info.ActiveProcesses > 0
 }
 
-// release ends what is left of the job and closes it.
+// release ends what is left of the job and closes it, once; the tree is
+// not used after.
 func (t *tree) release() {
-	if t.job != 0 {
-		windows.TerminateJobObject(t.job, 1)
-		windows.CloseHandle(t.job)
-		t.job = 0
-	}
+	t.once.Do(func() {
+		if t.job != 0 {
+			windows.TerminateJobObject(t.job, 1)
+			windows.CloseHandle(t.job)
+		}
+	})
 }
 
 // asSignal returns the signal a stop sends; on Windows a stop ends the tree.

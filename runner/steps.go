@@ -103,9 +103,8 @@ func (s *Steps) runOne(ctx context.Context, st Step) ([]byte, error) {
 	t := newTree(cmd)
 	cmd.Cancel = func() error { t.kill(); return nil }
 	cmd.WaitDelay = time.Second
-	err := cmd.Start()
+	err := t.start()
 	if err == nil {
-		t.started()
 		err = cmd.Wait()
 		t.waited()
 		if t.kill() {

@@ -4,6 +4,8 @@ package runner
 
 import (
 	"os/exec"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -15,7 +17,17 @@ import (
 type tree struct {
 	cmd      *exec.Cmd
 	instance string
+	reaped   atomic.Bool // os/exec has collected the leader's exit
+	// groupGone is set once the leader was reaped and its group found
+	// empty: the group's number may be another's then, and is never
+	// signalled again (the kernel reuses no PID that names a live group).
+	groupGone atomic.Bool
 }
+
+// starting is held (read) while a tree's leader starts and is registered,
+// and (write) while reapOrphans collects orphans: a leader that exits at
+// once is never reaped by it before os/exec knows it is its own.
+var starting sync.RWMutex
 
 // newTree prepares cmd to start a tree of its own: a new process group,
 // and the start's InstanceEnv. cmd.Env must be set. Call it before Start.
@@ -26,9 +38,33 @@ func newTree(cmd *exec.Cmd) *tree {
 	return t
 }
 
-// started is called once cmd has started; waited once its Wait returned.
-func (t *tree) started() { t.register() }
-func (t *tree) waited()  { t.unregister() }
+// start starts cmd, the tree's leader.
+func (t *tree) start() error {
+	starting.RLock()
+	defer starting.RUnlock()
+	if err := t.cmd.Start(); err != nil {
+		return err
+	}
+	t.register()
+	return nil
+}
+
+// waited is called once cmd's Wait has returned.
+func (t *tree) waited() {
+	t.reaped.Store(true)
+	t.unregister()
+	if !groupAlive(t.pgid()) {
+		t.groupGone.Store(true)
+	}
+}
+
+// group returns the tree's process group, or -1 once it is gone.
+func (t *tree) group() int {
+	if t.groupGone.Load() {
+		return -1
+	}
+	return t.pgid()
+}
 
 // pgid is the tree's process group: its leader's PID.
 func (t *tree) pgid() int { return t.cmd.Process.Pid }
@@ -36,16 +72,22 @@ func (t *tree) pgid() int { return t.cmd.Process.Pid }
 // signal sends sig to every process of the tree, and reports whether it
 // found any.
 func (t *tree) signal(sig syscall.Signal) bool {
-	ms := members(t.pgid(), t.instance)
+	if !t.reaped.Load() {
+		t.cmd.Process.Signal(sig) // the leader, through its pidfd: whatever /proc says
+	}
+	pgid := t.group()
+	ms := members(pgid, t.instance)
 	group := false
 	for _, m := range ms {
-		group = group || m.pgid == t.pgid()
+		group = group || pgid > 0 && m.pgid == pgid
 	}
 	if group {
-		syscall.Kill(-t.pgid(), sig) // at once, so that a member forking meanwhile is reached too
+		syscall.Kill(-pgid, sig) // at once, so that a member forking meanwhile is reached too
+	} else if t.reaped.Load() {
+		t.groupGone.Store(true)
 	}
 	for _, m := range ms {
-		if m.pgid != t.pgid() {
+		if !group || m.pgid != pgid {
 			syscall.Kill(m.pid, sig)
 		}
 	}
@@ -56,7 +98,7 @@ func (t *tree) signal(sig syscall.Signal) bool {
 func (t *tree) kill() bool { return t.signal(syscall.SIGKILL) }
 
 // alive reports whether a process of the tree runs (zombies do not count).
-func (t *tree) alive() bool { return len(members(t.pgid(), t.instance)) > 0 }
+func (t *tree) alive() bool { return len(members(t.group(), t.instance)) > 0 }
 
 // release frees what the tree holds once it has ended.
 func (t *tree) release() { reapOrphans() }

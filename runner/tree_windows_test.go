@@ -46,10 +46,9 @@ func alive(p *os.Process) bool {
 func TestTreeEndsOnlyItsOwnProcesses(t *testing.T) {
 	cmd := helperCmd("exit")
 	tr := newTree(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := tr.start(); err != nil {
 		t.Fatal(err)
 	}
-	tr.started()
 	cmd.Wait()
 	tr.waited()
 	stranger := helperCmd("sleep")
@@ -68,10 +67,9 @@ func TestTreeEndsOnlyItsOwnProcesses(t *testing.T) {
 func TestTreeKillEndsItsJob(t *testing.T) {
 	cmd := helperCmd("sleep")
 	tr := newTree(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := tr.start(); err != nil {
 		t.Fatal(err)
 	}
-	tr.started()
 	if !tr.alive() {
 		t.Fatal("the tree does not run")
 	}

@@ -59,27 +59,42 @@ type supervisor struct {
 	instance    string // the last start's DEVRUN_INSTANCE
 	code        int    // the app's exit code, once it exited
 	copied      chan struct{}
+	sigs        chan os.Signal
 }
 
 func (s *supervisor) run() {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	if os.Getpid() != 1 {
+		// Under an init of the engine's (docker run --init, compose's
+		// init: true), orphans go to that init unless pid1 reaps them.
+		syscall.RawSyscall6(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0, 0, 0, 0)
+	}
+	s.sigs = make(chan os.Signal, 64)
+	signal.Notify(s.sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
 	reportRecord("ready", "")
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGCHLD:
-			s.reap(true)
-		case syscall.SIGHUP:
-			s.stop(s.stopTimeout, "stopped")
+	for sig := range s.sigs {
+		s.handle(sig)
+	}
+}
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER, which package syscall lacks.
+const prSetChildSubreaper = 36
+
+// handle acts on one signal.
+func (s *supervisor) handle(sig os.Signal) {
+	switch sig {
+	case syscall.SIGCHLD:
+		s.reap(true)
+	case syscall.SIGHUP:
+		if s.stop(s.stopTimeout, "stopped") {
 			s.start()
-		case syscall.SIGUSR1:
-			s.stop(s.stopTimeout, "stopped")
-		case syscall.SIGUSR2:
-			s.stop(0, "stopped")
-		case syscall.SIGTERM, syscall.SIGINT:
-			s.stop(s.stopTimeout, "shutdown")
-			os.Exit(0)
 		}
+	case syscall.SIGUSR1:
+		s.stop(s.stopTimeout, "stopped")
+	case syscall.SIGUSR2:
+		s.stop(0, "stopped")
+	case syscall.SIGTERM, syscall.SIGINT:
+		s.stop(s.stopTimeout, "shutdown")
+		os.Exit(0)
 	}
 }
 
@@ -139,8 +154,8 @@ func (s *supervisor) start() {
 	s.app, s.pgid, s.instance, s.code = p.Pid, p.Pid, instance, -1
 	s.copied = make(chan struct{})
 	go copyStderr(r, s.copied)
-	p.Release() // reaped by reap, with every other child
 	reportRecord("started", fmt.Sprint(p.Pid))
+	p.Release() // reaped by reap, with every other child
 }
 
 // reap collects every exited child. It reports the app's exit when
@@ -157,17 +172,24 @@ func (s *supervisor) reap(report bool) {
 			if report {
 				reportRecord("exited", fmt.Sprint(s.code))
 			}
+			if s.pgid > 0 && syscall.Kill(-s.pgid, 0) != nil {
+				s.pgid = -1 // the group is empty: its number may be anyone's now
+			}
 		}
 	}
 }
 
 // stop ends the last start's tree: the stop signal, then SIGKILL once
 // timeout has passed. It reports event with the app's exit code (-1 when
-// no app ran), also when the app had exited already.
-func (s *supervisor) stop(timeout time.Duration, event string) {
+// no app ran), also when the app had exited already. Signals that come
+// meanwhile are heeded: SIGUSR2 kills at once, SIGTERM and SIGINT kill and
+// then end pid1, a SIGHUP waits for the stop (and starts the app after it).
+// It reports false when pid1 must not start the app afterwards.
+func (s *supervisor) stop(timeout time.Duration, event string) (startAfter bool) {
+	startAfter = true
 	if s.pgid == 0 {
 		reportRecord(event, "-1")
-		return
+		return startAfter
 	}
 	sig := s.stopSignal
 	if timeout == 0 {
@@ -175,7 +197,7 @@ func (s *supervisor) stop(timeout time.Duration, event string) {
 	}
 	signalTree(s.pgid, s.instance, sig)
 	deadline := time.Now().Add(timeout)
-	killed := timeout == 0
+	killed, exit := timeout == 0, false
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
 		s.reap(false)
 		if len(members(s.pgid, s.instance)) == 0 {
@@ -185,7 +207,20 @@ func (s *supervisor) stop(timeout time.Duration, event string) {
 			signalTree(s.pgid, s.instance, syscall.SIGKILL)
 			killed = true
 		}
-		time.Sleep(delay)
+		select {
+		case sig := <-s.sigs:
+			switch sig {
+			case syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT:
+				if !killed {
+					signalTree(s.pgid, s.instance, syscall.SIGKILL)
+					killed = true
+				}
+				exit = exit || sig != syscall.SIGUSR2
+			case syscall.SIGUSR1:
+				startAfter = false // a stop asked for after the swap's: the app stays stopped
+			}
+		case <-time.After(delay):
+		}
 	}
 	if s.app != 0 { // killed but not reaped yet: wait for it
 		var ws syscall.WaitStatus
@@ -201,6 +236,11 @@ func (s *supervisor) stop(timeout time.Duration, event string) {
 	}
 	s.pgid = 0
 	reportRecord(event, fmt.Sprint(s.code))
+	if exit {
+		reportRecord("shutdown", fmt.Sprint(s.code))
+		os.Exit(0)
+	}
+	return startAfter
 }
 
 // signalTree sends sig to the group pgid at once, and to each other
@@ -208,7 +248,7 @@ func (s *supervisor) stop(timeout time.Duration, event string) {
 func signalTree(pgid int, instance string, sig syscall.Signal) {
 	ms := members(pgid, instance)
 	for _, m := range ms {
-		if m.pgid == pgid {
+		if pgid > 0 && m.pgid == pgid {
 			syscall.Kill(-pgid, sig)
 			break
 		}
@@ -222,10 +262,11 @@ func signalTree(pgid int, instance string, sig syscall.Signal) {
 
 type member struct{ pid, pgid int }
 
-// members lists the live processes of the tree: the group pgid, the
-// processes whose environment holds DEVRUN_INSTANCE=instance, the orphans
-// pid1 adopted (a process docker exec started has parent 0, and is not
-// one), and the descendants of any of them.
+// members lists the live processes of the tree: the group pgid (while it
+// is the app's: -1 once it emptied), the processes whose environment holds
+// DEVRUN_INSTANCE=instance, and the descendants of either; never pid1, nor
+// an init of the engine's above it. What docker exec started does not carry
+// the mark, and is left alone.
 func members(pgid int, instance string) []member {
 	type proc struct {
 		ppid, pgid int
@@ -233,7 +274,7 @@ func members(pgid int, instance string) []member {
 	}
 	d, err := os.Open("/proc")
 	if err != nil {
-		if syscall.Kill(-pgid, 0) == nil {
+		if pgid > 0 && syscall.Kill(-pgid, 0) == nil {
 			return []member{{pgid, pgid}}
 		}
 		return nil
@@ -244,7 +285,7 @@ func members(pgid int, instance string) []member {
 	children := map[int][]int{}
 	for _, n := range names {
 		pid, err := strconv.Atoi(n)
-		if err != nil || pid == 1 {
+		if err != nil {
 			continue
 		}
 		stat, err := os.ReadFile("/proc/" + n + "/stat")
@@ -276,17 +317,22 @@ func members(pgid int, instance string) []member {
 			add(c)
 		}
 	}
+	self := os.Getpid()
+	mine := map[int]bool{self: true} // pid1 and, under an engine's init, its parents
+	for pid := self; all[pid].ppid > 0; pid = all[pid].ppid {
+		mine[all[pid].ppid] = true
+	}
 	for pid, p := range all {
-		if p.zombie {
+		if p.zombie || mine[pid] {
 			continue
 		}
-		if p.pgid == pgid || p.ppid == 1 || carries(pid, mark) {
+		if pgid > 0 && p.pgid == pgid || carries(pid, mark) {
 			add(pid)
 		}
 	}
 	var ms []member
 	for pid := range in {
-		if p := all[pid]; !p.zombie {
+		if p := all[pid]; !p.zombie && !mine[pid] {
 			ms = append(ms, member{pid, p.pgid})
 		}
 	}
