@@ -75,10 +75,10 @@ type pkg struct {
 		Main             bool
 	}
 	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles []string
-	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles                     []string
-	IgnoredGoFiles, IgnoredOtherFiles                                  []string
-	Error                                                              *struct{ Err string }
-	DepsErrors                                                         []*struct{ Err string }
+	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles                      []string
+	IgnoredGoFiles, IgnoredOtherFiles                                   []string
+	Error                                                               *struct{ Err string }
+	DepsErrors                                                          []*struct{ Err string }
 }
 
 var fields = "Dir,ImportPath,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +

@@ -224,3 +224,36 @@ func gitignorePattern(dir, line string) (string, bool) {
 	}
 	return neg + path.Join(dir, strings.TrimPrefix(line, "/")), true
 }
+
+// Skips reports whether a Watcher with this filter, on the tree at root,
+// would leave the path rel out, Keep aside: rel or a directory above it
+// is skipped, by name, pattern, or a .gitignore on the way (which it reads
+// when gitignore is set).
+func (f *Filter) Skips(root, rel string, gitignore bool) bool {
+	keep := f.keep
+	f.keep = nil
+	defer func() { f.keep = keep }()
+	rel = path.Clean(filepath.ToSlash(rel))
+	parts := strings.Split(rel, "/")
+	up := 0 // a path outside the tree (../lib/x.go) is judged from where it enters it
+	for up < len(parts)-1 && parts[up] == ".." {
+		up++
+	}
+	first := up
+	if up > 0 {
+		first = up + 1 // not ".." itself, which is no hidden directory
+	}
+	for i := first; i < len(parts); i++ {
+		dir := path.Join(parts[:i]...)
+		if dir == "" {
+			dir = "."
+		}
+		if f.SkipDir(dir) {
+			return true
+		}
+		if gitignore {
+			f.LoadGitignore(root, dir)
+		}
+	}
+	return f.SkipFile(rel)
+}

@@ -49,7 +49,7 @@ flags, in that order of precedence; 'devrun config' shows the result.`,
 		}
 		return nil
 	}
-	root.AddCommand(newUp(g, stderr, force), newConfig(g, stdout), newVersion(stdout), newInit(g, stdout), newBuild(g, stdout, stderr))
+	root.AddCommand(newUp(g, stderr, force), newConfig(g, stdout), newWhy(g, stdout), newVersion(stdout), newInit(g, stdout), newBuild(g, stdout, stderr))
 	return root
 }
 

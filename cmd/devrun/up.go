@@ -14,7 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/devrun/devrun/changes"
 	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/graph"
+	"github.com/devrun/devrun/rules"
 	"github.com/devrun/devrun/runner"
 	"github.com/devrun/devrun/watcher"
 	"github.com/spf13/cobra"
@@ -113,7 +116,12 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
 		return fmt.Errorf("making build.output: %w", err)
 	}
+	pipe, err := pipeline(c, log)
+	if err != nil {
+		return err
+	}
 	opts := watchOptions(c, log, state, c.Build.Output, logFile, cacheDir())
+	opts.Filter.Keep = pipe.Keep
 	if c.Run.Mode == "compose" {
 		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
 		opts.Own = append(opts.Own, c.Compose.MountDir)
@@ -125,6 +133,13 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	sup, build, host, err := supervisor(c, log, out, stopBudget(ctx, force, c.Run.StopTimeout), state)
 	if err != nil {
 		return err
+	}
+	if len(c.Build.Steps) > 0 {
+		steps := &runner.Steps{Builder: build, Dir: ".", Log: log, Hold: pipe.Hold, Release: pipe.Release}
+		for _, st := range c.Build.Steps {
+			steps.Steps = append(steps.Steps, runner.Step{Name: st.Name, Argv: st.Run})
+		}
+		sup.Builder = steps
 	}
 	if c.Run.Mode == "host" {
 		if err := runner.BecomeSubreaper(); err != nil {
@@ -156,7 +171,8 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	triggers := make(chan runner.Trigger)
 	watched := make(chan struct{})
 	go func() { w.Run(ctx, batches); close(watched) }()
-	go forward(ctx, batches, triggers)
+	pipe.Start(ctx, graphOptions(build), w.Refresh)
+	go pipe.Run(ctx, batches, triggers)
 	prod := productionBuilder(ctx, c, log, out)
 	go commands(ctx, os.Stdin, triggers, prod)
 	onBuildSignal(ctx, prod)
@@ -216,16 +232,27 @@ func stopDeadline(ctx context.Context, stopTimeout time.Duration) func() time.Ti
 	}
 }
 
-// forward hands the watcher's batches to the supervisor until batches is
-// closed or ctx is done. triggers is never closed: the keyboard sends on it too.
-func forward(ctx context.Context, batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
-	for b := range batches {
-		select {
-		case triggers <- runner.Trigger{Paths: b.Paths, First: b.First, Sent: b.Sent}:
-		case <-ctx.Done():
-			return
-		}
+// pipeline makes what decides what each change does: the build graph
+// (unless watch.graph is false), watch.rules, build.steps, run.env_file.
+func pipeline(c *config.Config, log *slog.Logger) (*changes.Pipeline, error) {
+	var rs []rules.Rule
+	for _, r := range c.Watch.Rules {
+		rs = append(rs, rules.Rule{Paths: r.Paths, Action: rules.Action(r.Action)})
 	}
+	var steps []rules.Step
+	for _, s := range c.Build.Steps {
+		steps = append(steps, rules.Step{Name: s.Name, Run: s.Run, On: s.On})
+	}
+	p, err := changes.New(changes.Options{Dir: ".", NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("watch.rules or build.steps: %w", err)
+	}
+	return p, nil
+}
+
+// graphOptions says which build the graph is of: the one build makes.
+func graphOptions(build *runner.GoBuild) graph.Options {
+	return graph.Options{Dir: build.Dir, Package: build.Package, Tags: build.Tags, Flags: build.Flags, Env: build.Env}
 }
 
 func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Options {
@@ -271,6 +298,7 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		PIDFile:     filepath.Join(state, "app.pid"),
 		Args:        c.Run.Args,
 		Env:         c.Run.Env,
+		EnvFile:     c.Run.EnvFile,
 		StopSignal:  sig,
 		StopTimeout: c.Run.StopTimeout,
 		Stdout:      os.Stdout,

@@ -1,0 +1,458 @@
+// Package changes turns the watcher's batches into the supervisor's
+// triggers. For each changed path it asks the build graph and the rules
+// (package rules) what the change does, drops the changes that change
+// nothing (the same content saved again), keeps the graph up to date (a
+// change of imports, embeds, build constraints, go.mod or go.work loads it
+// again, off the edit-to-serve path), and holds back what generators write
+// while they run, so that it joins their cycle instead of starting another.
+//
+// A Pipeline is made by New, started by Start, and run by Run in one
+// goroutine; Keep, Hold, Release and Decide are safe for concurrent use.
+package changes
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/devrun/devrun/graph"
+	"github.com/devrun/devrun/rules"
+	"github.com/devrun/devrun/runner"
+	"github.com/devrun/devrun/watcher"
+)
+
+// Options configures a Pipeline.
+type Options struct {
+	Dir     string // the project directory, which the watcher's paths are relative to
+	NoGraph bool   // every change not ignored rebuilds, as without a graph
+	Rules   []rules.Rule
+	Steps   []rules.Step
+	EnvFile string // the app's .env file: a change restarts the app
+	Log     *slog.Logger
+}
+
+// A Pipeline decides what changes do; see the package's doc.
+type Pipeline struct {
+	opts     Options
+	dir      string
+	decider  *rules.Decider
+	contents *rules.Contents
+	state    atomic.Pointer[state]
+	watch    func(paths ...string)
+	build    graph.Options // the build the graph is of
+	reload   chan struct{} // asks the refresher for a new graph (coalesced)
+
+	mu       sync.Mutex
+	held     bool
+	pending  []watcher.Batch
+	released chan struct{}
+}
+
+// state is one graph and what is derived from it.
+type state struct {
+	g    *graph.Graph
+	keep map[string]bool // the graph's directories, and those above them up to a root
+}
+
+// New checks opts and returns a Pipeline.
+func New(opts Options) (*Pipeline, error) {
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.EnvFile != "" {
+		if opts.EnvFile, err = filepath.Abs(opts.EnvFile); err != nil {
+			return nil, err
+		}
+	}
+	p := &Pipeline{opts: opts, dir: dir, contents: rules.NewContents(), reload: make(chan struct{}, 1), released: make(chan struct{}, 1)}
+	p.decider, err = rules.New(dir, p.graph, opts.Rules, opts.Steps)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// graph returns the current graph, or nil while there is none.
+func (p *Pipeline) graph() *graph.Graph {
+	if s := p.state.Load(); s != nil {
+		return s.g
+	}
+	return nil
+}
+
+// Graph returns the current build graph, or nil while none is known.
+func (p *Pipeline) Graph() *graph.Graph { return p.graph() }
+
+// SetIgnored has Decide say when a file the build reads is one the
+// watcher's ignore rules would leave out (ignored reports that, for a path
+// relative to the project).
+func (p *Pipeline) SetIgnored(ignored func(rel string) bool) { p.decider.Ignored = ignored }
+
+// Decide says what a change to path (absolute, or relative to the project)
+// would do, and why.
+func (p *Pipeline) Decide(path string) rules.Decision { return p.decider.Decide(path) }
+
+// Keep reports whether the watcher must watch or report rel (relative to
+// the project) whatever its ignore rules say: the build reads it, or it
+// leads to what the build reads.
+func (p *Pipeline) Keep(rel string) bool {
+	s := p.state.Load()
+	if s == nil {
+		return false
+	}
+	abs := filepath.Join(p.dir, filepath.FromSlash(rel))
+	if _, ok := s.g.Files[abs]; ok {
+		return true
+	}
+	return s.keep[abs]
+}
+
+// Load loads the graph of build now, and records what its files hold. It
+// is what Start does first, for callers that need the graph at once
+// (devrun why).
+func (p *Pipeline) Load(ctx context.Context, build graph.Options) error {
+	p.build = build
+	g, err := graph.Load(ctx, build)
+	if err != nil {
+		return err
+	}
+	p.set(g)
+	return nil
+}
+
+// Start loads the graph of build in the background, then has the watcher
+// watch what the build reads outside the tree (watch is the watcher's
+// Refresh), and loads the graph again whenever a change may have changed
+// it, until ctx is done. Until the first graph is loaded, every change
+// rebuilds. Call it once, before Run.
+func (p *Pipeline) Start(ctx context.Context, build graph.Options, watch func(paths ...string)) {
+	p.watch, p.build = watch, build
+	if p.opts.NoGraph {
+		return
+	}
+	p.reload <- struct{}{}
+	go p.refresher(ctx)
+}
+
+func (p *Pipeline) refresher(ctx context.Context) {
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.reload:
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		g, err := graph.Load(lctx, p.build)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if first {
+				p.opts.Log.Warn(oneLine(err.Error()) + "; every change rebuilds until it loads")
+			} else {
+				p.opts.Log.Warn(oneLine(err.Error()) + "; keeping the previous build graph")
+			}
+			continue
+		}
+		old := p.graph()
+		n := p.set(g)
+		switch {
+		case first:
+			p.opts.Log.Info(fmt.Sprintf("build graph: %d packages, %d files on this disk, in %s (go list %s, %d files read)",
+				len(g.Dirs), len(g.Files), rootsText(p.dir, g.Roots), ms(g.Took), n))
+		case old == nil || len(old.Dirs) != len(g.Dirs) || len(old.Files) != len(g.Files):
+			p.opts.Log.Info(fmt.Sprintf("build graph loaded again: %d packages, %d files (go list %s)", len(g.Dirs), len(g.Files), ms(g.Took)))
+		}
+		first = false
+		if p.watch != nil {
+			p.watch(g.Roots...)
+		}
+	}
+}
+
+// set makes g the graph, and records what its new files hold. It returns
+// how many files it read.
+func (p *Pipeline) set(g *graph.Graph) int {
+	keep := map[string]bool{}
+	mark := func(d string) {
+		for !keep[d] && (within(d, p.dir) || underAny(d, g.Roots)) {
+			keep[d] = true
+			if d == p.dir || d == filepath.Dir(d) {
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+	for d := range g.Dirs {
+		mark(d)
+	}
+	for d := range g.EmbedDirs {
+		mark(d)
+	}
+	var fresh []string
+	for f := range g.Files {
+		if !p.contents.Known(f) {
+			fresh = append(fresh, f)
+		}
+	}
+	if p.opts.EnvFile != "" && !p.contents.Known(p.opts.EnvFile) {
+		fresh = append(fresh, p.opts.EnvFile)
+	}
+	n, _ := p.contents.Record(fresh...)
+	p.state.Store(&state{g: g, keep: keep})
+	return n
+}
+
+// requestReload asks for the graph to be loaded again.
+func (p *Pipeline) requestReload() {
+	if p.opts.NoGraph {
+		return
+	}
+	select {
+	case p.reload <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
+// Hold holds back the batches that arrive from now on: a step runs, and
+// what it writes is to join its cycle.
+func (p *Pipeline) Hold() {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
+}
+
+// Release ends a Hold: it records what the files the build reads hold now
+// when they changed since since (what the steps wrote, and the user's
+// edits meanwhile, which the build that follows reads too), then lets Run
+// decide the batches held back, of which those are no change any more.
+func (p *Pipeline) Release(since time.Time) {
+	p.recordSince(since.Add(-50 * time.Millisecond)) // the kernel's clock for files is coarse
+	p.mu.Lock()
+	p.held = false
+	p.mu.Unlock()
+	select {
+	case p.released <- struct{}{}:
+	default:
+	}
+}
+
+// recordSince records the graph's files, and the files of its package and
+// embedded directories, modified since t: generated files new to the
+// graph among them.
+func (p *Pipeline) recordSince(t time.Time) {
+	g := p.graph()
+	if g == nil {
+		return
+	}
+	var changed []string
+	seen := map[string]bool{}
+	consider := func(f string) {
+		if seen[f] {
+			return
+		}
+		seen[f] = true
+		if fi, err := os.Stat(f); err == nil && !fi.ModTime().Before(t) {
+			changed = append(changed, f)
+		}
+	}
+	for f := range g.Files {
+		consider(f)
+	}
+	for _, dirs := range []map[string]string{g.Dirs, g.EmbedDirs} {
+		for d := range dirs {
+			entries, _ := os.ReadDir(d)
+			for _, e := range entries {
+				if !e.IsDir() {
+					consider(filepath.Join(d, e.Name()))
+				}
+			}
+		}
+	}
+	p.contents.Record(changed...)
+	if len(changed) > 0 {
+		p.requestReload() // a generated file may be new to the graph
+	}
+}
+
+// Run hands a Trigger to triggers for each batch that changes what the app
+// is or reads, until batches is closed or ctx is done. triggers is not
+// closed.
+func (p *Pipeline) Run(ctx context.Context, batches <-chan watcher.Batch, triggers chan<- runner.Trigger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b, ok := <-batches:
+			if !ok {
+				return
+			}
+			p.mu.Lock()
+			if p.held {
+				p.pending = append(p.pending, b)
+				p.mu.Unlock()
+				continue
+			}
+			p.mu.Unlock()
+			p.handle(ctx, b, triggers)
+		case <-p.released:
+			p.mu.Lock()
+			pending := p.pending
+			p.pending = nil
+			p.mu.Unlock()
+			for _, b := range pending {
+				p.handle(ctx, b, triggers)
+			}
+		}
+	}
+}
+
+// handle decides one batch, and sends what it asks for.
+func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- runner.Trigger) {
+	var build, restart, ignored, same []string
+	var steps []string
+	reload := false
+	for _, rel := range b.Paths {
+		if rel == "." { // the kernel dropped events: anything may have changed
+			build = append(build, rel)
+			reload = true
+			continue
+		}
+		abs := filepath.Join(p.dir, filepath.FromSlash(rel))
+		if abs == p.opts.EnvFile {
+			if p.contents.Compare(abs).Content {
+				restart = append(restart, rel)
+			} else {
+				same = append(same, rel)
+			}
+			continue
+		}
+		d := p.decider.Decide(abs)
+		if d.Action == rules.Ignore && !d.Refresh {
+			ignored = append(ignored, rel)
+			continue
+		}
+		ch := p.contents.Compare(abs)
+		if !ch.Content {
+			same = append(same, rel)
+			continue
+		}
+		if d.Refresh && (ch.Header || !strings.HasSuffix(abs, ".go")) {
+			if d.Action == rules.Ignore {
+				// A file the constraints left out whose constraints changed:
+				// the new graph says whether the build reads it now.
+				if err := p.Load(ctx, p.build); err == nil {
+					d = p.decider.Decide(abs)
+				}
+			} else {
+				reload = true
+			}
+		}
+		switch d.Action {
+		case rules.Rebuild:
+			build = append(build, rel)
+			for _, s := range d.Steps {
+				if !contains(steps, s) {
+					steps = append(steps, s)
+				}
+			}
+		case rules.Restart:
+			restart = append(restart, rel)
+		default:
+			ignored = append(ignored, rel)
+		}
+	}
+	if reload {
+		p.requestReload()
+	}
+	var t *runner.Trigger
+	switch {
+	case len(build) > 0:
+		t = &runner.Trigger{Paths: append(build, restart...), Steps: steps}
+	case len(restart) > 0:
+		t = &runner.Trigger{Paths: restart, Restart: true}
+	case len(ignored) > 0:
+		p.opts.Log.Info(describe(ignored) + ": not read by the build, no rule: nothing to do (devrun why " + quoteArg(ignored[0]) + ")")
+		return
+	default:
+		if len(same) > 0 {
+			p.opts.Log.Debug(describe(same) + ": the same content: nothing to do")
+		}
+		return
+	}
+	t.First, t.Sent = b.First, b.Sent
+	select {
+	case triggers <- *t:
+	case <-ctx.Done():
+	}
+}
+
+func describe(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0] + " changed"
+	}
+	return fmt.Sprintf("%s and %d more changed", paths[0], len(paths)-1)
+}
+
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " '\"\\$*?") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+func underAny(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if within(path, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func rootsText(dir string, roots []string) string {
+	parts := make([]string, len(roots))
+	for i, r := range roots {
+		if rel, err := filepath.Rel(dir, r); err == nil {
+			parts[i] = filepath.ToSlash(rel)
+		} else {
+			parts[i] = r
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func ms(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
