@@ -191,8 +191,15 @@ func (p *poller) full(changed func(rel string)) {
 			}
 			st := fileState{info.ModTime(), info.Size(), info.Mode()}
 			seen[rel] = st
-			if old, ok := p.files[rel]; ok && old != st || !ok && !st.mod.Before(p.quietBefore) {
+			old, ok := p.files[rel]
+			switch {
+			case ok && old != st || !ok && !st.mod.Before(p.quietBefore):
 				changed(rel)
+			case !ok:
+				// There already, first seen now (a directory just watched):
+				// watched closely, so that an edit in place soon is not
+				// left to the next full scan.
+				p.hot[rel] = start
 			}
 			return nil
 		})
