@@ -333,6 +333,11 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 		abs := filepath.Join(p.dir, filepath.FromSlash(rel))
 		if abs == p.opts.EnvFile {
 			if p.contents.Compare(abs).Content {
+				if _, err := runner.ReadEnvFile(abs); err != nil {
+					// The running app keeps its values until the file reads.
+					p.opts.Log.Error("run.env_file: " + err.Error() + "; the app keeps running with the values it has")
+					continue
+				}
 				restart = append(restart, rel)
 			} else {
 				same = append(same, rel)
