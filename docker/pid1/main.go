@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 // Command pid1 is the first process of a devrun dev container. It runs the
 // app and swaps it on request, without the container being recreated:
