@@ -13,6 +13,7 @@ package changes
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,7 +35,12 @@ type Options struct {
 	Rules   []rules.Rule
 	Steps   []rules.Step
 	EnvFile string // the app's .env file: a change restarts the app
-	Log     *slog.Logger
+	// Settle is how long the watcher may take to report a write (its
+	// max_wait and a margin): a file new to a graph loaded again that was
+	// written more recently is not taken as what the build read until its
+	// own change is decided. Default 1 s.
+	Settle time.Duration
+	Log    *slog.Logger
 }
 
 // A Pipeline decides what changes do; see the package's doc.
@@ -47,6 +53,7 @@ type Pipeline struct {
 	watch    func(paths ...string)
 	build    graph.Options // the build the graph is of
 	reload   chan struct{} // asks the refresher for a new graph (coalesced)
+	made     time.Time     // when New made the Pipeline, before the first build
 
 	mu       sync.Mutex
 	held     bool
@@ -74,7 +81,10 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 	}
-	p := &Pipeline{opts: opts, dir: dir, contents: rules.NewContents(), reload: make(chan struct{}, 1), released: make(chan struct{}, 1)}
+	if opts.Settle <= 0 {
+		opts.Settle = time.Second
+	}
+	p := &Pipeline{opts: opts, dir: dir, made: time.Now(), contents: rules.NewContents(), reload: make(chan struct{}, 1), released: make(chan struct{}, 1)}
 	p.decider, err = rules.New(dir, p.graph, opts.Rules, opts.Steps)
 	if err != nil {
 		return nil, err
@@ -122,11 +132,12 @@ func (p *Pipeline) Keep(rel string) bool {
 // (devrun why).
 func (p *Pipeline) Load(ctx context.Context, build graph.Options) error {
 	p.build = build
+	begin := time.Now()
 	g, err := graph.Load(ctx, build)
 	if err != nil {
 		return err
 	}
-	p.set(g)
+	p.set(g, begin)
 	return nil
 }
 
@@ -153,6 +164,7 @@ func (p *Pipeline) refresher(ctx context.Context) {
 		case <-p.reload:
 		}
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		begin := time.Now()
 		g, err := graph.Load(lctx, p.build)
 		cancel()
 		if ctx.Err() != nil {
@@ -167,13 +179,13 @@ func (p *Pipeline) refresher(ctx context.Context) {
 			continue
 		}
 		old := p.graph()
-		n := p.set(g)
+		n := p.set(g, begin)
 		switch {
 		case first:
-			p.opts.Log.Info(fmt.Sprintf("build graph: %d packages, %d files on this disk, in %s (go list %s, %d files read)",
-				len(g.Dirs), len(g.Files), rootsText(p.dir, g.Roots), ms(g.Took), n))
+			p.opts.Log.Info(fmt.Sprintf("build graph: %s, %s on this disk, in %s (go list %s, %d files read)",
+				plural(len(g.Dirs), "package"), plural(len(g.Files), "file"), rootsText(p.dir, g.Roots), ms(g.Took), n))
 		case old == nil || len(old.Dirs) != len(g.Dirs) || len(old.Files) != len(g.Files):
-			p.opts.Log.Info(fmt.Sprintf("build graph loaded again: %d packages, %d files (go list %s)", len(g.Dirs), len(g.Files), ms(g.Took)))
+			p.opts.Log.Info(fmt.Sprintf("build graph loaded again: %s, %s (go list %s)", plural(len(g.Dirs), "package"), plural(len(g.Files), "file"), ms(g.Took)))
 		}
 		first = false
 		if p.watch != nil {
@@ -182,9 +194,16 @@ func (p *Pipeline) refresher(ctx context.Context) {
 	}
 }
 
-// set makes g the graph, and records what its new files hold. It returns
-// how many files it read.
-func (p *Pipeline) set(g *graph.Graph) int {
+// set makes g the graph, loaded from begin on, and records what its new
+// files hold, as what the build read: for the first graph, those written
+// before the Pipeline was made (the first build started after that); for
+// a later one, those written long enough before begin that their change,
+// if any, has been decided already (Settle). A file written later is
+// recorded when its own change is decided, and counts as changed then: a
+// change is never taken for "the same content" because the graph read
+// the file after an edit the build may not have seen. It returns how
+// many files it read.
+func (p *Pipeline) set(g *graph.Graph, begin time.Time) int {
 	keep := map[string]bool{}
 	mark := func(d string) {
 		for !keep[d] && (within(d, p.dir) || underAny(d, g.Roots)) {
@@ -201,14 +220,26 @@ func (p *Pipeline) set(g *graph.Graph) int {
 	for d := range g.EmbedDirs {
 		mark(d)
 	}
+	cut := begin.Add(-p.opts.Settle)
+	if p.graph() == nil {
+		// A file's time is the kernel's coarse clock, never ahead: what
+		// has an earlier time was written before the first build started.
+		cut = p.made
+	}
 	var fresh []string
-	for f := range g.Files {
-		if !p.contents.Known(f) {
+	consider := func(f string) {
+		if p.contents.Known(f) {
+			return
+		}
+		if fi, err := os.Stat(f); err == nil && fi.ModTime().Before(cut) {
 			fresh = append(fresh, f)
 		}
 	}
-	if p.opts.EnvFile != "" && !p.contents.Known(p.opts.EnvFile) {
-		fresh = append(fresh, p.opts.EnvFile)
+	for f := range g.Files {
+		consider(f)
+	}
+	if p.opts.EnvFile != "" {
+		consider(p.opts.EnvFile)
 	}
 	n, _ := p.contents.Record(fresh...)
 	p.state.Store(&state{g: g, keep: keep})
@@ -251,10 +282,13 @@ func (p *Pipeline) Release(since time.Time) {
 
 // recordSince records the graph's files, and the files of its package and
 // embedded directories, modified since t: generated files new to the
-// graph among them.
+// graph among them. Without a graph (watch.graph false, or the first
+// still loading), it records every file under the project modified since
+// t, but for the directories the watcher never watches.
 func (p *Pipeline) recordSince(t time.Time) {
 	g := p.graph()
 	if g == nil {
+		p.contents.Record(modifiedSince(p.dir, t)...)
 		return
 	}
 	var changed []string
@@ -402,6 +436,41 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 	case triggers <- *t:
 	case <-ctx.Done():
 	}
+}
+
+// modifiedSince returns the files under dir modified since t, leaving out
+// .git, vendor, node_modules and hidden directories, which the watcher
+// never watches either.
+func modifiedSince(dir string, t time.Time) []string {
+	var files []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != dir && (strings.HasPrefix(name, ".") || name == "vendor" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && !fi.ModTime().Before(t) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	return files
+}
+
+// plural says n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func describe(paths []string) string {

@@ -243,7 +243,7 @@ func pipeline(c *config.Config, log *slog.Logger) (*changes.Pipeline, error) {
 	for _, s := range c.Build.Steps {
 		steps = append(steps, rules.Step{Name: s.Name, Run: s.Run, On: s.On})
 	}
-	p, err := changes.New(changes.Options{Dir: ".", NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, Log: log})
+	p, err := changes.New(changes.Options{Dir: ".", Settle: c.Watch.MaxWait + 100*time.Millisecond, NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("watch.rules or build.steps: %w", err)
 	}
