@@ -31,9 +31,9 @@ github.com/google/go-cmp v0.7.0/go.mod h1:pXiqmnSA92OHEEa9HXL2W4E7lf9JzCmGVUdgjX
     - run: [templ, generate]
       on: ["**/*.templ"]
 `,
-	".gitignore":  "*_templ.go\n",
-	"page.templ":  templPage("v0"),
-	"README.md":   "a file the build does not read\n",
+	".gitignore": "*_templ.go\n",
+	"page.templ": templPage("v0"),
+	"README.md":  "a file the build does not read\n",
 	"main.go": `package main
 
 import (
