@@ -101,33 +101,65 @@ func Load(ctx context.Context, opts Options) (*Graph, error) {
 	args = append(args, listFlags(opts.Flags)...)
 	args = append(args, opts.Package)
 	start := time.Now()
+	// The go command's environment, asked beside the listing.
+	type paths struct {
+		modCache, goroot, work string
+		err                    error
+	}
+	envc := make(chan paths, 1)
+	go func() {
+		var p paths
+		p.modCache, p.goroot, p.work, p.err = goPaths(ctx, opts.Dir, env)
+		envc <- p
+	}()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = opts.Dir
 	cmd.Env = env
 	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("listing the build's packages: %w", err)
+	}
+	// The output is decoded as it comes: a large graph's JSON is never held
+	// whole.
+	var pkgs []pkg
+	dec := json.NewDecoder(stdout)
+	var decErr error
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			decErr = fmt.Errorf("reading go list's output: %w", err)
+			io.Copy(io.Discard, stdout)
+			break
+		}
+		pkgs = append(pkgs, trim(p))
+	}
+	err = cmd.Wait()
+	took := time.Since(start)
+	env2 := <-envc
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("listing the build's packages (go %s): %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	g := &Graph{Files: map[string]string{}, Ignored: map[string]string{}, Dirs: map[string]string{}, EmbedDirs: map[string]string{}, Took: time.Since(start)}
-	modCache, goroot, err := goPaths(ctx, opts.Dir, env)
-	if err != nil {
-		return nil, err
+	if decErr != nil {
+		return nil, decErr
 	}
+	if env2.err != nil {
+		return nil, env2.err
+	}
+	modCache, goroot := env2.modCache, env2.goroot
+	g := &Graph{Files: map[string]string{}, Ignored: map[string]string{}, Dirs: map[string]string{}, EmbedDirs: map[string]string{}, Took: took}
 	roots := map[string]bool{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p pkg
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("reading go list's output: %w", err)
-		}
+	for _, p := range pkgs {
 		if p.Error != nil {
 			g.Errors = append(g.Errors, p.Error.Err)
 		}
@@ -161,7 +193,7 @@ func Load(ctx context.Context, opts Options) (*Graph, error) {
 			}
 		}
 	}
-	if work, err := goEnv(ctx, opts.Dir, env, "GOWORK"); err == nil && work != "" && work != "off" {
+	if work := env2.work; work != "" && work != "off" {
 		g.Files[work] = ""
 		g.Files[work+".sum"] = ""
 		roots[filepath.Dir(work)] = true
@@ -199,26 +231,29 @@ func listFlags(flags []string) []string {
 	return out
 }
 
-// goPaths returns GOMODCACHE and GOROOT as the build sees them.
-func goPaths(ctx context.Context, dir string, env []string) (modCache, goroot string, err error) {
-	cmd := exec.CommandContext(ctx, "go", "env", "GOMODCACHE", "GOROOT")
+// goPaths returns GOMODCACHE, GOROOT and GOWORK as the build sees them.
+func goPaths(ctx context.Context, dir string, env []string) (modCache, goroot, work string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "env", "GOMODCACHE", "GOROOT", "GOWORK")
 	cmd.Dir, cmd.Env, cmd.WaitDelay = dir, env, time.Second
 	out, err := cmd.Output()
 	if err != nil {
-		return "", "", fmt.Errorf("asking the go command for GOMODCACHE and GOROOT: %w", err)
+		return "", "", "", fmt.Errorf("asking the go command for GOMODCACHE, GOROOT and GOWORK: %w", err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 {
-		return "", "", fmt.Errorf("go env GOMODCACHE GOROOT said %q", out)
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != 3 {
+		return "", "", "", fmt.Errorf("go env GOMODCACHE GOROOT GOWORK said %q", out)
 	}
-	return strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), nil
+	return strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), strings.TrimSpace(lines[2]), nil
 }
 
-func goEnv(ctx context.Context, dir string, env []string, name string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "env", name)
-	cmd.Dir, cmd.Env, cmd.WaitDelay = dir, env, time.Second
-	out, err := cmd.Output()
-	return strings.TrimSpace(string(out)), err
+// trim drops what the graph never needs of a package outside the main
+// modules (the standard library's), so that a large graph's listing is
+// not held while it is read.
+func trim(p pkg) pkg {
+	if p.Standard {
+		return pkg{Standard: true, Error: p.Error}
+	}
+	return p
 }
 
 // within reports whether path is dir or lies below it.

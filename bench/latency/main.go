@@ -43,7 +43,8 @@ import (
 
 func main() {
 	n := flag.Int("n", 20, "iterations per case")
-	apps := flag.String("app", "hello,generated", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages)")
+	apps := flag.String("app", "hello,generated", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages), large (-packages packages, with the build graph's costs)")
+	flag.IntVar(&largePackages, "packages", 1500, "the large app's packages")
 	saves := flag.String("save", "inplace,rename", "save styles: inplace (write over the file), rename (write a temporary file, rename it over)")
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
 	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
@@ -75,6 +76,9 @@ func main() {
 				}
 				r := measure(work, bin, mode, app, save, *n)
 				r.print(mode, app, save)
+				if app == "large" && mode == "host" && save == strings.Split(*saves, ",")[0] {
+					graphCosts(work, bin, makeApp(filepath.Join(work, "large-graph"), "large"), 5)
+				}
 				medians[mode+" "+app+" "+save] = r.overhead()
 				if mode != "restart" {
 					worst = max(worst, r.ratio(median))
@@ -186,18 +190,24 @@ type swapper interface {
 type devrunSwapper struct {
 	stop   func()
 	port   int
+	pid    int          // devrun's
 	app    func() []int // the running app's PIDs
 	binary string       // where the new binary lands, if watched
 }
 
 func startDevrun(work, bin, name, dir string, port int, args []string) *devrunSwapper {
+	return startDevrunLog(bin, dir, port, filepath.Join(work, name+".log"), args)
+}
+
+// startDevrunLog runs devrun up in dir, logging to logFile.
+func startDevrunLog(bin, dir string, port int, logFile string, args []string) *devrunSwapper {
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, append([]string{"up", "--log", filepath.Join(work, name+".log")}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"up", "--log", logFile}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	check(cmd.Start())
-	d := &devrunSwapper{port: port, stop: func() {
+	d := &devrunSwapper{port: port, pid: cmd.Process.Pid, stop: func() {
 		cancel() // Ctrl-C to devrun
 		cmd.Wait()
 	}}
@@ -344,8 +354,11 @@ func edit(dir, app, save, v string) {
 }
 
 func versionFile(dir, app, v string) (string, string) {
-	if app == "hello" {
+	switch app {
+	case "hello":
 		return filepath.Join(dir, "version.go"), "package main\n\nconst version = \"" + v + "\"\n"
+	case "large":
+		return filepath.Join(dir, "version", "version.go"), "package version\n\nconst Version = \"" + v + "\"\n"
 	}
 	return filepath.Join(dir, "p00", "version.go"), "package p00\n\nconst Version = \"" + v + "\"\n"
 }
@@ -362,6 +375,8 @@ func makeApp(dir, app string) string {
 		write(dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
 	case "generated":
 		generate(dir)
+	case "large":
+		generateLarge(dir, largePackages)
 	default:
 		log.Fatalf("unknown app %q", app)
 	}
