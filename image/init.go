@@ -7,6 +7,7 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,8 +15,14 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
+	"time"
+
+	"github.com/devrun/devrun/graph"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // InitOptions says what Init writes.
@@ -82,7 +89,7 @@ func Init(opts InitOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{"Dockerfile": df, ".dockerignore": []byte(dockerignoreText)}
+	files := map[string][]byte{"Dockerfile": df, ".dockerignore": initDockerignore(opts.Dir, opts.Package)}
 	names := []string{"Dockerfile", ".dockerignore"}
 	if opts.Config != nil {
 		files["devrun.yaml"] = opts.Config
@@ -113,6 +120,68 @@ func Init(opts InitOptions) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// initDockerignore returns the .dockerignore for the module in dir whose main
+// package is pkg: dockerignoreText, and an exception for each path of it
+// that leaves out what the build reads (//go:embed dist, or a package
+// under tmp): the image build must get every file the go build reads. The
+// build graph is asked as the Dockerfile builds (linux, no cgo); when it
+// cannot be loaded, the text is written as it is.
+func initDockerignore(dir, pkg string) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g, err := graph.Load(ctx, graph.Options{Dir: dir, Package: pkg, Env: []string{"GOOS=linux", "CGO_ENABLED=0"}})
+	if err != nil {
+		return []byte(dockerignoreText)
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return []byte(dockerignoreText)
+	}
+	patterns, err := ignorefile.ReadAll(strings.NewReader(dockerignoreText))
+	if err != nil {
+		return []byte(dockerignoreText)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return []byte(dockerignoreText)
+	}
+	var keep []string
+	for f := range g.Files {
+		rel, err := filepath.Rel(root, f)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		rel = filepath.ToSlash(rel)
+		if ok, _ := pm.MatchesOrParentMatches(rel); !ok {
+			continue
+		}
+		// The shortest path that is left out: dist rather than each file
+		// of it.
+		parts := strings.Split(rel, "/")
+		for i := 1; i <= len(parts); i++ {
+			p := strings.Join(parts[:i], "/")
+			if ok, _ := pm.Matches(p); ok {
+				rel = p
+				break
+			}
+		}
+		if !slices.Contains(keep, rel) {
+			keep = append(keep, rel)
+		}
+	}
+	if len(keep) == 0 {
+		return []byte(dockerignoreText)
+	}
+	slices.Sort(keep)
+	var b strings.Builder
+	b.WriteString(dockerignoreText)
+	b.WriteString("# Read by the go build (embedded files, packages): never left out.\n")
+	for _, k := range keep {
+		b.WriteString("!" + k + "\n")
+	}
+	return []byte(b.String())
 }
 
 // runtimeNeeds says what the runtime stage must carry besides the binary.
