@@ -55,3 +55,42 @@ func TestInitDockerignoreKeepsGitAndSecretsOut(t *testing.T) {
 		}
 	}
 }
+
+// What the build embeds (//go:embed dist, a common name for a frontend's
+// output) or compiles from a directory the .dockerignore leaves out (tmp)
+// is kept in the build context: the .dockerignore devrun init writes holds
+// an exception for it, and nothing else of its list is lifted.
+func TestInitDockerignoreKeepsWhatTheBuildReads(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"go.mod":               "module example.com/app\n\ngo 1.26\n",
+		"main.go":              "package main\n\nimport (\n\t\"embed\"\n\n\t_ \"example.com/app/tmp/gen\"\n)\n\n//go:embed dist\nvar dist embed.FS\n\nfunc main() { _ = dist }\n",
+		"dist/index.html":      "<h1>app</h1>\n",
+		"dist/assets/app.js":   "console.log(1)\n",
+		"tmp/gen/gen.go":       "package gen\n",
+		"node_modules/x/x.js":  "module.exports = 1\n",
+		"web/dist/unused.html": "not embedded\n",
+		".env":                 "TOKEN=secret\n",
+	})
+	if _, err := Init(InitOptions{Dir: dir, Package: "."}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := Context(dir, "Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"main.go", "dist/index.html", "dist/assets/app.js", "tmp/gen/gen.go"} {
+		if !slices.Contains(files, f) {
+			t.Errorf("the context lacks %s, which the build reads: %v", f, files)
+		}
+	}
+	for _, f := range []string{"node_modules/x/x.js", ".env"} {
+		if slices.Contains(files, f) {
+			t.Errorf("the context holds %s", f)
+		}
+	}
+}
