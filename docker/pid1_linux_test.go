@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -145,13 +146,32 @@ func TestPID1UnderAnInit(t *testing.T) {
 // SIGUSR2 (devrun's second Ctrl-C) during it kills the app at once, it
 // does not wait the timeout out.
 func TestPID1KillsAtOnceDuringAStop(t *testing.T) {
-	p := startPID1(t, nil, "1h", "/bin/sh", "-c", `trap "" TERM; while :; do sleep 0.1; done`)
+	ready := filepath.Join(t.TempDir(), "trapped")
+	p := startPID1(t, nil, "1h", "/bin/sh", "-c", `trap "" TERM; : > "$0"; while :; do sleep 0.1; done`, ready)
 	p.signal(t, syscall.SIGHUP)
 	p.await(t, "started")
+	// A barrier: the app ignores SIGTERM from here on (a stop sent before
+	// its trap ended it with 143).
+	waitFile(t, ready)
 	p.signal(t, syscall.SIGUSR1)
 	p.signal(t, syscall.SIGUSR2) // before or during the stop: pid1 reads it there
 
 	if r := p.await(t, "stopped"); r.code() != 128+int(syscall.SIGKILL) {
 		t.Errorf("the app stopped with %d, want killed (%d)", r.code(), 128+int(syscall.SIGKILL))
+	}
+}
+
+// waitFile polls until path exists.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
