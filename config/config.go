@@ -36,6 +36,10 @@ type Config struct {
 	Container ContainerConfig
 	Image     ImageConfig
 	Compose   ComposeConfig
+	// Services are the programs of the project that devrun runs side by
+	// side, when devrun.yaml has a services map; nil when it has none, and
+	// the configuration is the one program's.
+	Services []Service
 
 	sources map[string]string // key → where its value came from
 }
@@ -173,6 +177,11 @@ func Load(opts Options) (*Config, error) {
 		}
 	}
 	errs = append(errs, c.crossCheck(opts.Dir)...)
+	if file != "" && v.InConfig("services") {
+		var serrs []error
+		c.Services, serrs = loadServices(v, file, opts.Dir, c)
+		errs = append(errs, serrs...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -234,6 +243,7 @@ func unknownFileKeys(v *viper.Viper, file string) []error {
 	var errs []error
 	for _, k := range v.AllKeys() {
 		switch {
+		case k == "services" || strings.HasPrefix(k, "services."): // loadServices checks them
 		case known[k]:
 		case sections[k]:
 			errs = append(errs, fmt.Errorf("%s (in %s): must be a section of keys, such as %s", k, filepath.Base(file), example(k)))
@@ -350,6 +360,17 @@ func (c *Config) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.name, format(k.field(c)), c.sources[k.name])
+	}
+	// A service's keys where they are not the top level's.
+	for _, sv := range c.Services {
+		p := "services." + sv.Name + "."
+		fmt.Fprintf(tw, "%sdepends_on\t%s\t%s\n", p, format(&sv.DependsOn), sv.dependsSource)
+		for _, k := range keys {
+			val, top := format(k.field(sv.Config)), format(k.field(c))
+			if val != top || sv.Config.sources[k.name] != c.sources[k.name] {
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\n", p, k.name, val, sv.Config.sources[k.name])
+			}
+		}
 	}
 	return tw.Flush()
 }

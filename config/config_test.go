@@ -191,6 +191,8 @@ func FuzzLoad(f *testing.F) {
 		"image:\n  platform: Linux/AMD64\n", "image:\n  platform: linux/\n", "image:\n  platform: [linux, amd64]\n",
 		"container:\n  user: 'a b'\n  network: 'my net'\n  env: ['=x', ' A=1']\n", "build:\n  output: .\n", "build:\n  output: ..\n",
 		"run:\n  args: [\"\\0\"]\n", "watch:\n  include: ['[']\n",
+		"services:\n  api: {run: {stop_timeout: 2s}, depends_on: [w]}\n  w: {build: {output: ..}}\n", "services:\n  a: 1\n  b: {watch: {debounce: 1s}, c: {d: e}}\n",
+		"services: [a]\n", "services:\n  a: {depends_on: a}\n", "services:\n  A B: {run: {mode: x}}\n",
 	} {
 		f.Add(s)
 	}
