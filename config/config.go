@@ -54,6 +54,9 @@ type BuildConfig struct {
 	Tags    []string
 	Env     []string
 	Steps   []Step // generators run before the build
+	// Parallel is how many services build at once: a number, "0" for one
+	// for each CPU.
+	Parallel string
 }
 
 // RunConfig says how the app runs.
@@ -65,6 +68,11 @@ type RunConfig struct {
 	StopTimeout time.Duration
 	Restart     string
 	EnvFile     string // a .env file applied to the app, watched
+	// Ready says when a started app counts as ready (tcp:PORT, tcp:HOST:PORT
+	// or an http:// URL; "" once started), and ReadyTimeout how long that
+	// is waited for.
+	Ready        string
+	ReadyTimeout time.Duration
 }
 
 // ContainerConfig says how the dev container runs (run.mode: container).

@@ -44,6 +44,7 @@ var keys = []key{
 	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
 	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
+	{name: "build.parallel", kind: kString, def: "0", check: parallelBuilds, help: "how many services build at once (0: one for each CPU)", field: func(c *Config) any { return &c.Build.Parallel }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 
 	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container", "compose"}, alias: "mode", help: "where the app runs: host, container, or compose (devrun as a compose sidecar)", field: func(c *Config) any { return &c.Run.Mode }},
@@ -52,6 +53,8 @@ var keys = []key{
 	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
 	{name: "run.stop_timeout", kind: kDuration, def: 5 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a stop waits before it kills", field: func(c *Config) any { return &c.Run.StopTimeout }},
 	{name: "run.env_file", kind: kString, def: "", help: "a .env file (KEY=value lines, as compose reads them) for the app; a change restarts it", field: func(c *Config) any { return &c.Run.EnvFile }},
+	{name: "run.ready", kind: kString, def: "", check: readyOrEmpty, help: "when a started app counts as ready, for the services that depend on it: tcp:PORT, tcp:HOST:PORT or an http:// URL (default: once started)", field: func(c *Config) any { return &c.Run.Ready }},
+	{name: "run.ready_timeout", kind: kDuration, def: 30 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long run.ready is waited for before what depends on the app starts anyway", field: func(c *Config) any { return &c.Run.ReadyTimeout }},
 	{name: "run.restart", kind: kEnum, def: "never", allowed: []string{"never", "on-failure", "always"}, help: "what to do when the app exits by itself", field: func(c *Config) any { return &c.Run.Restart }},
 
 	{name: "watch.paths", kind: kList, def: []string{"."}, check: both(nonEmptyList, nonEmptyEntries), help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},

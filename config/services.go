@@ -32,6 +32,10 @@ type Service struct {
 // the top level: one watcher serves every service.
 var serviceKeys = []string{"build.", "run.", "container.", "compose.", "watch.graph", "watch.rules"}
 
+// topOnly are keys of a section a service may hold that are set once all
+// the same.
+var topOnly = []string{"build.parallel"}
+
 // serviceOnly are the keys of a service entry that are no configuration key.
 var serviceOnly = []string{"depends_on"}
 
@@ -39,6 +43,9 @@ var reServiceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // perService reports whether key may be set in a service's section.
 func perService(key string) bool {
+	if slices.Contains(topOnly, key) {
+		return false
+	}
 	for _, p := range serviceKeys {
 		if key == p || (strings.HasSuffix(p, ".") && strings.HasPrefix(key, p)) {
 			return true

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"path/filepath"
 	"slices"
@@ -466,6 +468,40 @@ func globList(v any) string {
 		if _, err := patternmatcher.New([]string{filepath.FromSlash(p)}); err != nil {
 			return fmt.Sprintf("entries must be globs such as **/*.go or web/**, not %q: %v", p, err)
 		}
+	}
+	return ""
+}
+
+// readyOrEmpty checks run.ready: tcp:PORT, tcp:HOST:PORT or an http:// URL.
+func readyOrEmpty(v any) string {
+	s := v.(string)
+	const want = "must be tcp:PORT, tcp:HOST:PORT or an http:// URL such as http://127.0.0.1:8080/healthz"
+	switch {
+	case s == "":
+		return ""
+	case strings.HasPrefix(s, "tcp:"):
+		addr := strings.TrimPrefix(s, "tcp:")
+		if !strings.Contains(addr, ":") {
+			addr = "127.0.0.1:" + addr
+		}
+		_, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%s, not %q", want, s)
+		}
+		return ""
+	case strings.HasPrefix(s, "http://"):
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			return fmt.Sprintf("%s, not %q", want, s)
+		}
+		return ""
+	}
+	return fmt.Sprintf("%s, not %q", want, s)
+}
+
+// parallelBuilds checks build.parallel: a number from 0 to 64.
+func parallelBuilds(v any) string {
+	if n, err := strconv.Atoi(v.(string)); err != nil || n < 0 || n > 64 {
+		return fmt.Sprintf("must be a number from 1 to 64, or 0 for one build for each CPU, not %q", v)
 	}
 	return ""
 }

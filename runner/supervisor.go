@@ -262,6 +262,9 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 	begin := time.Now()
 	p, err := l.Starter.Start(ctx, a)
 	t.start = time.Since(begin)
+	if err != nil && ctx.Err() != nil {
+		return // devrun stops: the start was cut short (waiting for what the app depends on)
+	}
 	if err != nil {
 		l.startFailed(err, t.build != 0)
 		return

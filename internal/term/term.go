@@ -4,6 +4,7 @@
 package term
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type Handler struct {
 	color bool
 	level slog.Leveler
 	attrs string
+	name  string // the service the lines are about, padded; "" for none
 }
 
 // NewLogger returns a logger writing to w, coloured if color is set.
@@ -75,6 +77,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	} else {
 		b.WriteString(prefix)
 	}
+	b.WriteString(h.name)
 	b.WriteString(r.Message)
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
@@ -99,3 +102,78 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 // WithGroup returns h: groups are not shown.
 func (h *Handler) WithGroup(string) slog.Handler { return h }
+
+// Named returns a logger whose lines name the service after devrun's own
+// prefix ("devrun: api:    started in 812ms"), the name padded to width;
+// log's handler must be a *Handler, or the name becomes an attribute.
+func Named(log *slog.Logger, name string, width int) *slog.Logger {
+	h, ok := log.Handler().(*Handler)
+	if !ok {
+		return log.With("service", name)
+	}
+	h2 := *h
+	h2.name = fmt.Sprintf("%-*s ", width+1, name+":")
+	return slog.New(&h2)
+}
+
+// serviceColors are the colours of the services' prefixes, in turn.
+var serviceColors = []string{"\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[33m", "\x1b[36m", "\x1b[92m", "\x1b[95m", "\x1b[94m"}
+
+// Prefixer writes what it is given to w with every line started by a
+// prefix, as compose and foreman show several services' output: "api    | ".
+// It holds nothing back: a line without its end yet is written at once,
+// its prefix before it. Writes through Prefixers that share a mutex
+// (NewPrefixers) never interleave within one Write. It is safe for
+// concurrent use.
+type Prefixer struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix []byte
+	mid    bool // the last write ended inside a line
+}
+
+// NewPrefixers returns, for each of names, a Prefixer to w whose prefix is
+// the name padded to the longest and " | ", coloured in turn when color is
+// set.
+func NewPrefixers(w io.Writer, color bool, names ...string) []*Prefixer {
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	mu := &sync.Mutex{}
+	out := make([]*Prefixer, len(names))
+	for i, n := range names {
+		p := fmt.Sprintf("%-*s | ", width, n)
+		if color {
+			p = serviceColors[i%len(serviceColors)] + p + reset
+		}
+		out[i] = &Prefixer{mu: mu, w: w, prefix: []byte(p)}
+	}
+	return out
+}
+
+// Write writes b, each line of it after the prefix.
+func (p *Prefixer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var buf []byte
+	rest := b
+	for len(rest) > 0 {
+		if !p.mid {
+			buf = append(buf, p.prefix...)
+		}
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			buf = append(buf, rest...)
+			p.mid = true
+			break
+		}
+		buf = append(buf, rest[:i+1]...)
+		rest = rest[i+1:]
+		p.mid = false
+	}
+	if _, err := p.w.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}

@@ -66,3 +66,30 @@ func TestNoColorAndDumbTerminals(t *testing.T) {
 		t.Error("a buffer is taken for a terminal")
 	}
 }
+
+// Each line of a service's output starts with its name, padded to the
+// longest; a line written in pieces gets one prefix, and nothing waits for
+// the end of a line.
+func TestPrefixers(t *testing.T) {
+	var b strings.Builder
+	ps := NewPrefixers(&b, false, "api", "worker")
+	ps[0].Write([]byte("one\ntw"))
+	if got := b.String(); got != "api    | one\napi    | tw" {
+		t.Errorf("a line without its end was held back: %q", got)
+	}
+	ps[0].Write([]byte("o\n"))
+	ps[1].Write([]byte("x\n\ny\n"))
+	want := "api    | one\napi    | two\nworker | x\nworker | \nworker | y\n"
+	if got := b.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A named logger's lines name the service after devrun's prefix.
+func TestNamed(t *testing.T) {
+	var b strings.Builder
+	Named(NewLogger(&b, false), "api", 6).Info("started")
+	if got := b.String(); got != "devrun: api:    started\n" {
+		t.Errorf("got %q", got)
+	}
+}
