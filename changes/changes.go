@@ -40,7 +40,10 @@ type Options struct {
 	// written more recently is not taken as what the build read until its
 	// own change is decided. Default 1 s.
 	Settle time.Duration
-	Log    *slog.Logger
+	// QuietIgnored says a change that does nothing at debug level only:
+	// with several services, the caller says it once for all of them.
+	QuietIgnored bool
+	Log          *slog.Logger
 }
 
 // A Pipeline decides what changes do; see the package's doc.
@@ -423,7 +426,12 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 	case len(restart) > 0:
 		t = &runner.Trigger{Paths: restart, Restart: true}
 	case len(ignored) > 0:
-		p.opts.Log.Info(describe(ignored) + ": not read by the build, no rule: nothing to do (devrun why " + quoteArg(ignored[0]) + ")")
+		msg := describe(ignored) + ": not read by the build, no rule: nothing to do (devrun why " + quoteArg(ignored[0]) + ")"
+		if p.opts.QuietIgnored {
+			p.opts.Log.Debug(msg)
+		} else {
+			p.opts.Log.Info(msg)
+		}
 		return
 	default:
 		if len(same) > 0 {

@@ -15,6 +15,16 @@ func mainPackage(dir string) string {
 	if isMain(dir) {
 		return "."
 	}
+	found := MainPackages(dir)
+	if len(found) == 1 {
+		return found[0]
+	}
+	return "."
+}
+
+// MainPackages returns the main packages of the module in dir under
+// cmd/ (./cmd/api, ./cmd/worker), sorted.
+func MainPackages(dir string) []string {
 	dirs, _ := filepath.Glob(filepath.Join(dir, "cmd", "*"))
 	var found []string
 	for _, d := range dirs {
@@ -22,10 +32,7 @@ func mainPackage(dir string) string {
 			found = append(found, "./cmd/"+filepath.Base(d))
 		}
 	}
-	if len(found) == 1 {
-		return found[0]
-	}
-	return "."
+	return found
 }
 
 // isMain reports whether dir holds a non-test Go file of package main.

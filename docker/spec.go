@@ -75,9 +75,14 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 	if err != nil {
 		return client.ContainerCreateOptions{}, err
 	}
-	project := ProjectHash(o.Project)
+	key, name := o.Project, o.Project
+	if o.Service != "" {
+		// Each service of a project has containers of its own.
+		key, name = o.Project+"\x00"+o.Service, filepath.Join(o.Project, o.Service)
+	}
+	project := ProjectHash(key)
 	cfg.Labels = map[string]string{LabelManaged: "true", LabelProject: project, LabelConfig: hash, LabelDir: o.Project}
-	return client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: containerName(o.Project, project)}, nil
+	return client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: containerName(name, project)}, nil
 }
 
 func configHash(cfg *container.Config, host *container.HostConfig, pid1 string) (string, error) {
@@ -124,6 +129,7 @@ func parsePorts(specs []string) (network.PortSet, network.PortMap, error) {
 type Options struct {
 	Engine  Engine
 	Project string   // the project's absolute directory
+	Service string   // the service of devrun.yaml's services, if any: its containers are its own
 	Image   string   // the image the container runs
 	Args    []string // the app's arguments
 	Env     []string // KEY=value entries for the app

@@ -17,8 +17,9 @@ import (
 
 // containerStarter connects to the engine and prepares the dev container
 // runner; build is changed to build for the engine's platform. The returned
-// function removes the dev container.
-func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, state string, deadline func() time.Time) (*docker.Runner, func(), error) {
+// function removes the dev container. service names the service of
+// devrun.yaml's services it is for ("" for the one app).
+func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, state string, deadline func() time.Time, service string) (*docker.Runner, func(), error) {
 	engine, err := docker.Connect(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -64,6 +65,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		Existing:    existing,
 		Engine:      engine,
 		Project:     project,
+		Service:     service,
 		Image:       c.Container.Image,
 		Args:        c.Run.Args,
 		Env:         append(append([]string{}, c.Run.Env...), c.Container.Env...),

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,17 +21,24 @@ import (
 // commands reads devrun up's keyboard commands from in, one per line, until
 // ctx is done or in ends:
 //
-//	r  rebuild and restart the app now
-//	b  build the production image (devrun build), beside the dev loop
-func commands(ctx context.Context, in io.Reader, triggers chan<- runner.Trigger, prod func()) {
+//	r           rebuild and restart every service (the app) now
+//	r NAME...   rebuild and restart the services named
+//	b           build the production image (devrun build), beside the dev loop
+func commands(ctx context.Context, in io.Reader, log *slog.Logger, units []*unit, prod func()) {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
+		words := strings.Fields(sc.Text())
+		if len(words) == 0 {
+			continue
+		}
+		switch words[0] {
 		case "r":
-			select {
-			case triggers <- manualTrigger():
-			case <-ctx.Done():
-				return
+			for _, u := range pick(log, units, words[1:]) {
+				select {
+				case u.triggers <- manualTrigger():
+				case <-ctx.Done():
+					return
+				}
 			}
 		case "b":
 			prod()
@@ -37,9 +46,26 @@ func commands(ctx context.Context, in io.Reader, triggers chan<- runner.Trigger,
 	}
 }
 
-func manualTrigger() runner.Trigger {
-	now := time.Now()
-	return runner.Trigger{First: now, Sent: now}
+// pick returns the units named, or all when names is empty; it says which
+// names are no service.
+func pick(log *slog.Logger, units []*unit, names []string) []*unit {
+	if len(names) == 0 {
+		return units
+	}
+	var out []*unit
+	for _, n := range names {
+		i := slices.IndexFunc(units, func(u *unit) bool { return u.svc.Name == n })
+		if i < 0 {
+			var all []string
+			for _, u := range units {
+				all = append(all, u.svc.Name)
+			}
+			log.Warn(fmt.Sprintf("r %s: no service %s here; these run: %s", n, n, strings.Join(all, ", ")))
+			continue
+		}
+		out = append(out, units[i])
+	}
+	return out
 }
 
 // productionBuilder returns a function that runs devrun build in the
@@ -74,4 +100,9 @@ func writePID(state string) func() {
 		return func() {}
 	}
 	return func() { os.Remove(p) }
+}
+
+func manualTrigger() runner.Trigger {
+	now := time.Now()
+	return runner.Trigger{First: now, Sent: now}
 }

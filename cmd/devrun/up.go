@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/devrun/devrun/changes"
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/graph"
+	"github.com/devrun/devrun/internal/term"
 	"github.com/devrun/devrun/rules"
 	"github.com/devrun/devrun/runner"
 	"github.com/devrun/devrun/watcher"
@@ -25,22 +28,31 @@ import (
 
 func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 	return &cobra.Command{
-		Use:   "up [-- app arguments]",
-		Short: "Build and run the app, and rebuild and swap it on every change",
+		Use:   "up [service...] [-- app arguments]",
+		Short: "Build and run the app (or the services named, all by default), and rebuild and swap it on every change",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.load(cmd)
 			if err != nil {
 				return err
-			}
-			if len(args) > 0 {
-				c.Run.Args = args
 			}
 			log, out, closeLog, err := g.logger(stderr)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
-			return up(cmd.Context(), c, log, out, force, g.logFile)
+			var names []string
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				names, args = args[:dash], args[dash:]
+				if len(args) > 0 {
+					c.Run.Args = args
+					for i := range c.Services {
+						c.Services[i].Config.Run.Args = args
+					}
+				}
+			} else {
+				names = args
+			}
+			return up(cmd.Context(), c, log, out, force, g.logFile, names)
 		},
 	}
 }
@@ -98,13 +110,36 @@ func stateDir() (string, error) {
 	return dir, nil
 }
 
-// up runs the watcher and the supervisor until ctx is done. What devrun
-// writes itself (its state directory, the builds, the log file, the pid1 cache) is
-// never watched, wherever it is.
-func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string) error {
-	if len(c.Build.Command) == 0 {
-		if err := findModule(); err != nil {
+// up runs the watcher and one supervisor for each service (the one
+// program of a devrun.yaml without services) until ctx is done. names
+// selects services (and those they depend on); none selects all. What
+// devrun writes itself (its state directory, the builds, the log file,
+// the pid1 cache) is never watched, wherever it is.
+func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string, names []string) error {
+	services := c.Services
+	switch {
+	case len(services) == 0 && len(names) > 0:
+		return fmt.Errorf("devrun up %s: devrun.yaml has no services; the app's arguments go after --, as in devrun up -- %s", strings.Join(names, " "), strings.Join(names, " "))
+	case len(services) == 0:
+		services = []config.Service{{Config: c}}
+	default:
+		var err error
+		if services, err = config.Select(services, names); err != nil {
 			return err
+		}
+	}
+	for _, s := range services {
+		if len(s.Config.Build.Command) == 0 {
+			if err := findModule(); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if len(c.Services) == 0 && len(c.Build.Command) == 0 && c.Source("build.package") == "default" {
+		if mains := config.MainPackages("."); len(mains) > 1 {
+			return fmt.Errorf("this module has %d main packages, %s, and none in its directory: name one with --build.package %s, or run them side by side as services in devrun.yaml ('devrun init' writes them)",
+				len(mains), strings.Join(mains, ", "), mains[0])
 		}
 	}
 	// Made before the watcher starts, so that a symbolic link among them
@@ -113,34 +148,154 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
-		return fmt.Errorf("making build.output: %w", err)
+	budget := stopTotal(services)
+	p := parts{
+		log: log, out: out, state: state,
+		force:    stopBudget(ctx, force, budget),
+		deadline: stopDeadline(ctx, budget),
+		limit:    runner.NewLimit(parallelBuilds(c.Build.Parallel)),
+		stdout:   []io.Writer{os.Stdout}, stderr: []io.Writer{os.Stderr},
 	}
-	pipe, err := pipeline(c, log)
-	if err != nil {
-		return err
+	if len(c.Services) > 0 {
+		var ns []string
+		for _, s := range services {
+			ns = append(ns, s.Name)
+			p.width = max(p.width, len(s.Name))
+		}
+		p.stdout = writers(term.NewPrefixers(os.Stdout, term.IsColorTerminal(os.Stdout), ns...))
+		p.stderr = writers(term.NewPrefixers(os.Stderr, term.IsColorTerminal(os.Stderr), ns...))
 	}
-	opts := watchOptions(c, log, state, c.Build.Output, logFile, cacheDir())
-	opts.Filter.Keep = pipe.Keep
-	if c.Run.Mode == "compose" {
+	var units []*unit
+	defer func() {
+		for i := len(units) - 1; i >= 0; i-- {
+			units[i].close()
+		}
+	}()
+	ready := map[string]*runner.Ready{}
+	for i, s := range services {
+		u, err := p.unit(ctx, s, i, ready)
+		if err != nil {
+			return err
+		}
+		units = append(units, u)
+		ready[s.Name] = u.ready
+	}
+
+	own := []string{state, logFile, cacheDir()}
+	for _, u := range units {
+		own = append(own, u.own...)
+	}
+	opts := watchOptions(c, log, own...)
+	opts.Filter.Keep = func(rel string) bool {
+		return slices.ContainsFunc(units, func(u *unit) bool { return u.pipe.Keep(rel) })
+	}
+	if slices.ContainsFunc(units, func(u *unit) bool { return u.svc.Config.Run.Mode == "compose" }) {
 		opts.Probe = 500 * time.Millisecond // bind mounts of Docker Desktop and WSL2 may deliver no events
-		opts.Own = append(opts.Own, c.Compose.MountDir)
 	}
 	w, err := watcher.New(opts)
 	if err != nil {
 		return err
 	}
-	sup, build, host, err := supervisor(c, log, out, stopBudget(ctx, force, c.Run.StopTimeout), state)
-	if err != nil {
-		return err
+	mode := "file events"
+	if w.Polling() {
+		mode = "polling"
 	}
-	if len(c.Build.Steps) > 0 {
-		steps := &runner.Steps{Builder: build, Dir: ".", Log: log, Hold: pipe.Hold, Release: pipe.Release}
-		for _, st := range c.Build.Steps {
-			steps.Steps = append(steps.Steps, runner.Step{Name: st.Name, Argv: st.Run})
+	var building []string
+	for _, u := range units {
+		what := u.svc.Config.Build.Package
+		if u.svc.Name != "" {
+			what = u.svc.Name + " (" + what + ")"
 		}
-		sup.Builder = steps
+		building = append(building, what)
 	}
+	log.Info(fmt.Sprintf("watching %s (%s); building %s", strings.Join(c.Watch.Paths, ", "), mode, strings.Join(building, ", ")))
+
+	batches := make(chan watcher.Batch)
+	watched := make(chan struct{})
+	go func() { w.Run(ctx, batches); close(watched) }()
+	go fanOut(ctx, log, batches, units)
+	for _, u := range units {
+		u.pipe.Start(ctx, u.graph, w.Refresh)
+		go u.pipe.Run(ctx, u.batches, u.triggers)
+	}
+	prod := productionBuilder(ctx, c, log, out)
+	go commands(ctx, os.Stdin, log, units, prod)
+	onBuildSignal(ctx, prod)
+	defer writePID(state)()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping the app (press Ctrl-C again to kill it now)")
+		case <-finished:
+		}
+	}()
+	runUnits(ctx, units)
+	<-watched
+	return nil
+}
+
+// A unit is one service's parts, each made up front and never changed
+// after: what decides what its changes do (its own build graph), what
+// builds it, what runs it, and the supervisor that swaps it.
+type unit struct {
+	svc      config.Service
+	log      *slog.Logger
+	pipe     *changes.Pipeline
+	sup      *runner.Supervisor
+	graph    graph.Options
+	ready    *runner.Ready
+	own      []string // what devrun writes for it
+	batches  chan watcher.Batch
+	triggers chan runner.Trigger
+	close    func() // removes its container, if any
+}
+
+// parts holds what every unit is made with.
+type parts struct {
+	log            *slog.Logger
+	out            io.Writer
+	state          string
+	force          <-chan struct{}
+	deadline       func() time.Time
+	limit          *runner.Limit
+	width          int
+	stdout, stderr []io.Writer // one for each service, or one for the only one
+}
+
+// unit makes the i-th service's parts; ready holds the readiness of the
+// services made before it, which it may depend on.
+func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[string]*runner.Ready) (*unit, error) {
+	c := s.Config
+	log, state := p.log, p.state
+	stdout, stderr := p.stdout[min(i, len(p.stdout)-1)], p.stderr[min(i, len(p.stderr)-1)]
+	if s.Name != "" {
+		log = term.Named(p.log, s.Name, p.width)
+		state = filepath.Join(p.state, s.Name)
+		if err := os.MkdirAll(state, 0o755); err != nil {
+			return nil, fmt.Errorf("services.%s: %w", s.Name, err)
+		}
+	}
+	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
+		return nil, fmt.Errorf("making build.output: %w", err)
+	}
+	pipe, err := pipeline(c, log, s.Name != "")
+	if err != nil {
+		return nil, err
+	}
+	build, err := goBuild(c, state)
+	if err != nil {
+		return nil, err
+	}
+	u := &unit{svc: s, log: log, pipe: pipe, own: []string{c.Build.Output}, close: func() {},
+		batches: make(chan watcher.Batch, 16), triggers: make(chan runner.Trigger)}
+	var starter runner.Starter
+	host, err := hostStarter(c, state, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	starter = host
 	if c.Run.Mode == "host" {
 		if err := runner.BecomeSubreaper(); err != nil {
 			log.Warn(err.Error())
@@ -154,41 +309,194 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		}
 	}
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
-		r, closeContainer, err := containerStarter(ctx, c, build, log, os.Stdout, os.Stderr, state, stopDeadline(ctx, c.Run.StopTimeout))
+		// The build is made for the engine's platform before it is used.
+		r, closeContainer, err := containerStarter(ctx, c, build, log, stdout, stderr, state, p.deadline, s.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer closeContainer()
-		sup.Starter = r
+		starter, u.close = r, closeContainer
+		if c.Run.Mode == "compose" {
+			u.own = append(u.own, c.Compose.MountDir)
+		}
 	}
-	mode := "file events"
-	if w.Polling() {
-		mode = "polling"
+	u.graph = graphOptions(build)
+	var builder runner.Builder = build
+	if len(c.Build.Steps) > 0 {
+		steps := &runner.Steps{Builder: build, Dir: ".", Log: log, Hold: pipe.Hold, Release: pipe.Release}
+		for _, st := range c.Build.Steps {
+			steps.Steps = append(steps.Steps, runner.Step{Name: st.Name, Argv: st.Run})
+		}
+		builder = steps
 	}
-	log.Info(fmt.Sprintf("watching %s (%s); building %s", strings.Join(c.Watch.Paths, ", "), mode, c.Build.Package))
+	check, err := runner.ParseReady(c.Run.Ready)
+	if err != nil {
+		return nil, fmt.Errorf("run.ready: %w", err)
+	}
+	name := s.Name
+	if name == "" {
+		name = "the app"
+	}
+	u.ready = runner.NewReady(starter, check, c.Run.ReadyTimeout, name, log)
+	starter = u.ready
+	if len(s.DependsOn) > 0 {
+		after := &runner.After{Starter: starter, Log: log}
+		for _, d := range s.DependsOn {
+			if r, ok := ready[d]; ok {
+				after.Deps = append(after.Deps, runner.Dependency{Name: d, Ready: r})
+			}
+		}
+		starter = after
+	}
+	u.sup = &runner.Supervisor{
+		Builder:     p.limit.Wrap(builder),
+		Starter:     starter,
+		Restart:     runner.RestartPolicy(c.Run.Restart),
+		Log:         log,
+		BuildOutput: p.out,
+		Force:       p.force,
+	}
+	return u, nil
+}
 
-	batches := make(chan watcher.Batch)
-	triggers := make(chan runner.Trigger)
-	watched := make(chan struct{})
-	go func() { w.Run(ctx, batches); close(watched) }()
-	pipe.Start(ctx, graphOptions(build), w.Refresh)
-	go pipe.Run(ctx, batches, triggers)
-	prod := productionBuilder(ctx, c, log, out)
-	go commands(ctx, os.Stdin, triggers, prod)
-	onBuildSignal(ctx, prod)
-	defer writePID(state)()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
+// writers converts prefixers to writers.
+func writers(ps []*term.Prefixer) []io.Writer {
+	out := make([]io.Writer, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
+// parallelBuilds reads build.parallel: 0 is one build for each CPU.
+func parallelBuilds(s string) int {
+	n, _ := strconv.Atoi(s)
+	if n <= 0 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+// fanOut hands every batch of the one watcher to every unit, each of
+// which decides from its own build graph what it does to its service.
+// A unit slow to take it (its graph loading again) holds up no other.
+func fanOut(ctx context.Context, log *slog.Logger, batches <-chan watcher.Batch, units []*unit) {
+	for {
 		select {
 		case <-ctx.Done():
-			log.Info("stopping the app (press Ctrl-C again to kill it now)")
-		case <-finished:
+			return
+		case b, ok := <-batches:
+			if !ok {
+				return
+			}
+			if len(units) > 1 {
+				sayIgnored(log, b, units)
+			}
+			for _, u := range units {
+				select {
+				case u.batches <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
-	}()
-	err = sup.Run(ctx, triggers)
-	<-watched
-	return err
+	}
+}
+
+// sayIgnored says, once for every service, that a batch none of them
+// reads nor has a rule for does nothing (each unit says it at debug
+// level only).
+func sayIgnored(log *slog.Logger, b watcher.Batch, units []*unit) {
+	for _, path := range b.Paths {
+		for _, u := range units {
+			if d := u.pipe.Decide(path); d.Action != rules.Ignore || d.Refresh {
+				return
+			}
+		}
+	}
+	if len(b.Paths) > 0 {
+		log.Info(describeBatch(b.Paths) + ": not read by the build of any service, no rule: nothing to do (devrun why " + b.Paths[0] + ")")
+	}
+}
+
+// describeBatch names the changed paths for the log.
+func describeBatch(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0] + " changed"
+	}
+	return fmt.Sprintf("%s and %d more changed", paths[0], len(paths)-1)
+}
+
+// runUnits runs every unit's supervisor until ctx is done, then stops
+// them in reverse dependency order: first the services nothing depends
+// on, together, then those they depended on, and so on.
+func runUnits(ctx context.Context, units []*unit) {
+	type running struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	runs := map[string]running{}
+	for _, u := range units {
+		uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		r := running{cancel, make(chan struct{})}
+		runs[u.svc.Name] = r
+		go func() {
+			defer close(r.done)
+			if err := u.sup.Run(uctx, u.triggers); err != nil {
+				u.log.Error(err.Error())
+			}
+		}()
+	}
+	<-ctx.Done()
+	for _, level := range stopLevels(units) {
+		for _, u := range level {
+			runs[u.svc.Name].cancel()
+		}
+		for _, u := range level {
+			<-runs[u.svc.Name].done
+		}
+	}
+}
+
+// stopLevels groups units for a stop: first those no other unit depends
+// on, then those only the first depended on, and so on.
+func stopLevels(units []*unit) [][]*unit {
+	left := slices.Clone(units)
+	var levels [][]*unit
+	for len(left) > 0 {
+		var level, rest []*unit
+		for _, u := range left {
+			needed := slices.ContainsFunc(left, func(o *unit) bool { return slices.Contains(o.svc.DependsOn, u.svc.Name) })
+			if needed {
+				rest = append(rest, u)
+			} else {
+				level = append(level, u)
+			}
+		}
+		if len(level) == 0 { // a cycle, which config refuses
+			level, rest = rest, nil
+		}
+		levels = append(levels, level)
+		left = rest
+	}
+	return levels
+}
+
+// stopTotal is how long a stop of services may take: for each level of
+// stopLevels, the longest run.stop_timeout in it.
+func stopTotal(services []config.Service) time.Duration {
+	var units []*unit
+	for _, s := range services {
+		units = append(units, &unit{svc: s})
+	}
+	var total time.Duration
+	for _, level := range stopLevels(units) {
+		var longest time.Duration
+		for _, u := range level {
+			longest = max(longest, u.svc.Config.Run.StopTimeout)
+		}
+		total += longest
+	}
+	return total
 }
 
 // stopBudget returns a channel that is closed at a second Ctrl-C (force),
@@ -234,7 +542,7 @@ func stopDeadline(ctx context.Context, stopTimeout time.Duration) func() time.Ti
 
 // pipeline makes what decides what each change does: the build graph
 // (unless watch.graph is false), watch.rules, build.steps, run.env_file.
-func pipeline(c *config.Config, log *slog.Logger) (*changes.Pipeline, error) {
+func pipeline(c *config.Config, log *slog.Logger, quiet bool) (*changes.Pipeline, error) {
 	var rs []rules.Rule
 	for _, r := range c.Watch.Rules {
 		rs = append(rs, rules.Rule{Paths: r.Paths, Action: rules.Action(r.Action)})
@@ -243,7 +551,7 @@ func pipeline(c *config.Config, log *slog.Logger) (*changes.Pipeline, error) {
 	for _, s := range c.Build.Steps {
 		steps = append(steps, rules.Step{Name: s.Name, Run: s.Run, On: s.On})
 	}
-	p, err := changes.New(changes.Options{Dir: ".", Settle: c.Watch.MaxWait + 100*time.Millisecond, NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, Log: log})
+	p, err := changes.New(changes.Options{Dir: ".", Settle: c.Watch.MaxWait + 100*time.Millisecond, NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, QuietIgnored: quiet, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("watch.rules or build.steps: %w", err)
 	}
@@ -275,14 +583,10 @@ func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Opt
 	}
 }
 
-// supervisor makes the build → swap cycle for the host; container modes
-// change its build and replace its starter.
-func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, state string) (*runner.Supervisor, *runner.GoBuild, *runner.Host, error) {
-	sig, err := runner.ParseSignal(c.Run.StopSignal)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("run.stop_signal: %w", err)
-	}
-	build := &runner.GoBuild{
+// goBuild makes the service's go build, recording its process group in
+// state.
+func goBuild(c *config.Config, state string) (*runner.GoBuild, error) {
+	return &runner.GoBuild{
 		Dir:     ".",
 		Package: c.Build.Package,
 		OutDir:  c.Build.Output,
@@ -293,24 +597,23 @@ func supervisor(c *config.Config, log *slog.Logger, out io.Writer, force <-chan 
 		Env:     c.Build.Env,
 		Command: c.Build.Command,
 		PIDFile: filepath.Join(state, "build.pid"),
+	}, nil
+}
+
+// hostStarter makes what starts the service on the host.
+func hostStarter(c *config.Config, state string, stdout, stderr io.Writer) (*runner.Host, error) {
+	sig, err := runner.ParseSignal(c.Run.StopSignal)
+	if err != nil {
+		return nil, fmt.Errorf("run.stop_signal: %w", err)
 	}
-	host := &runner.Host{
+	return &runner.Host{
 		PIDFile:     filepath.Join(state, "app.pid"),
 		Args:        c.Run.Args,
 		Env:         c.Run.Env,
 		EnvFile:     c.Run.EnvFile,
 		StopSignal:  sig,
 		StopTimeout: c.Run.StopTimeout,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-	}
-	sup := &runner.Supervisor{
-		Builder:     build,
-		Starter:     host,
-		Restart:     runner.RestartPolicy(c.Run.Restart),
-		Log:         log,
-		BuildOutput: out,
-		Force:       force,
-	}
-	return sup, build, host, nil
+		Stdout:      stdout,
+		Stderr:      stderr,
+	}, nil
 }

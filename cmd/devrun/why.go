@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/graph"
 	"github.com/devrun/devrun/watcher"
 	"github.com/spf13/cobra"
@@ -32,32 +33,49 @@ devrun up decides it.`,
 			if err != nil {
 				return err
 			}
-			pipe, err := pipeline(c, slog.New(slog.DiscardHandler))
-			if err != nil {
-				return err
+			services := c.Services
+			if len(services) == 0 {
+				services = []config.Service{{Config: c}}
 			}
 			filter, err := watcher.NewFilter(watcher.FilterOptions{Include: c.Watch.Include, Exclude: c.Watch.Exclude, Tests: c.Watch.Tests})
 			if err != nil {
 				return err
 			}
 			root, _ := filepath.Abs(".")
-			pipe.SetIgnored(func(rel string) bool { return filter.Skips(root, rel, c.Watch.GitIgnore) })
-			if c.Watch.Graph {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-				defer cancel()
-				opts := graph.Options{Dir: ".", Package: c.Build.Package, Tags: c.Build.Tags, Flags: c.Build.Flags, Env: c.Build.Env}
-				if err := pipe.Load(ctx, opts); err != nil {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			answers := make([][]string, len(args))
+			for _, s := range services {
+				sc := s.Config
+				pipe, err := pipeline(sc, slog.New(slog.DiscardHandler), false)
+				if err != nil {
 					return err
+				}
+				pipe.SetIgnored(func(rel string) bool { return filter.Skips(root, rel, c.Watch.GitIgnore) })
+				if sc.Watch.Graph {
+					opts := graph.Options{Dir: ".", Package: sc.Build.Package, Tags: sc.Build.Tags, Flags: sc.Build.Flags, Env: sc.Build.Env}
+					if err := pipe.Load(ctx, opts); err != nil {
+						return err
+					}
+				}
+				for i, p := range args {
+					d := pipe.Decide(p)
+					action := string(d.Action)
+					if len(d.Steps) > 0 {
+						action = "run " + joinSteps(d.Steps) + ", then rebuild"
+					}
+					who := ""
+					if s.Name != "" {
+						who = s.Name + ": "
+					}
+					answers[i] = append(answers[i], fmt.Sprintf("%s: %s%s: %s\n", p, who, action, d.Why))
 				}
 			}
-			for _, p := range args {
-				d := pipe.Decide(p)
-				action := string(d.Action)
-				if len(d.Steps) > 0 {
-					action = "run " + joinSteps(d.Steps) + ", then rebuild"
-				}
-				if _, err := fmt.Fprintf(stdout, "%s: %s: %s\n", p, action, d.Why); err != nil {
-					return err
+			for _, lines := range answers {
+				for _, l := range lines {
+					if _, err := io.WriteString(stdout, l); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
