@@ -65,10 +65,10 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 // Handle writes r as one line.
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	prefix, color := "devrun: ", cyan
+	prefix, color := "devrun: "+h.name, cyan
 	switch {
 	case r.Level >= slog.LevelError:
-		prefix, color = "devrun: error: ", red
+		prefix, color = "devrun: "+h.name+"error: ", red
 	case r.Level >= slog.LevelWarn:
 		color = yellow
 	}
@@ -77,7 +77,6 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	} else {
 		b.WriteString(prefix)
 	}
-	b.WriteString(h.name)
 	b.WriteString(r.Message)
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {

@@ -1,0 +1,178 @@
+//go:build unix
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// serviceMain is a service of a two-service module: it serves its name and
+// version, the shared package's version and its PID. With READY_AFTER set
+// it answers /health only after that many 10 ms polls of its own; with
+// NEEDS set it exits at once unless that URL answers (a worker that cannot
+// run without its API).
+func serviceMain(name, v string) string {
+	return `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"example.com/app/internal/store"
+)
+
+const own = "` + name + "-" + v + `"
+
+func main() {
+	if url := os.Getenv("NEEDS"); url != "" {
+		resp, err := http.Get(url)
+		if err != nil {
+			fmt.Println("the service I need does not answer:", err)
+			os.Exit(3)
+		}
+		resp.Body.Close()
+	}
+	start := time.Now()
+	wait, _ := strconv.Atoi(os.Getenv("READY_AFTER_MS"))
+	http.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		if time.Since(start) < time.Duration(wait)*time.Millisecond {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, own, " ", store.V, " ", os.Getpid())
+	})
+	fmt.Println(http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil))
+	os.Exit(1)
+}
+`
+}
+
+func storeVersion(v string) string { return "package store\n\nconst V = \"" + v + "\"\n" }
+
+// twoServices is a module with cmd/api and cmd/worker, both importing
+// internal/store, and a devrun.yaml whose services section holds api and
+// worker (YAML of their sections, indented under them).
+func twoServices(t *testing.T, api, worker string) *project {
+	return newProject(t, map[string]string{
+		"cmd/api/main.go":         serviceMain("api", "1"),
+		"cmd/worker/main.go":      serviceMain("worker", "1"),
+		"internal/store/store.go": storeVersion("s1"),
+		"devrun.yaml":             "run:\n  stop_timeout: 2s\nservices:\n  api:\n" + api + "  worker:\n" + worker,
+	})
+}
+
+// waitServed polls the service on port until it answers with prefix, and
+// returns the PID it answers with.
+func (p *project) waitServed(port int, prefix string) int {
+	p.t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	var last string
+	if !poll(func() bool { last = get(url); return strings.HasPrefix(last, prefix+" ") }) {
+		p.t.Fatalf("%s never answered %q; last %q", url, prefix, last)
+	}
+	f := strings.Fields(last)
+	pid, _ := strconv.Atoi(f[len(f)-1])
+	return pid
+}
+
+// Two host services sharing a package: an edit of it rebuilds and swaps
+// both; an edit of one's own package rebuilds that one alone, the other's
+// process untouched; a broken build of one keeps its old version serving
+// while the other swaps; Ctrl-C leaves no process and frees both ports.
+func TestServicesRebuildExactlyWhatAChangeReaches(t *testing.T) {
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	p := twoServices(t, fmt.Sprintf("    run: {env: [PORT=%d]}\n", api), fmt.Sprintf("    run: {env: [PORT=%d]}\n", worker))
+	p.start()
+	p.waitServed(api, "api-1 s1")
+	p.waitServed(worker, "worker-1 s1")
+
+	p.write("internal/store/store.go", storeVersion("s2"))
+	p.waitServed(api, "api-1 s2")
+	workerPID := p.waitServed(worker, "worker-1 s2")
+	p.waitLog(`worker: +started in`, 2)
+	p.waitLog(`api: +started in`, 2)
+
+	p.write("cmd/api/main.go", serviceMain("api", "2"))
+	p.waitServed(api, "api-2 s2")
+	p.waitLog(`api: +started in`, 3)
+	if pid := p.waitServed(worker, "worker-1 s2"); pid != workerPID {
+		t.Errorf("an edit of the API's own package restarted the worker (PID %d, then %d)", workerPID, pid)
+	}
+
+	// A type error that keeps the import: the worker still reads the store.
+	p.write("cmd/worker/main.go", strings.Replace(serviceMain("worker", "2"), `const own = "worker-2"`, `const own = store.V + 1`, 1))
+	p.waitLog(`worker: +error: build failed`, 1)
+	p.write("internal/store/store.go", storeVersion("s3"))
+	p.waitServed(api, "api-2 s3")
+	p.waitLog(`worker: +error: build failed`, 2)
+	if pid := p.waitServed(worker, "worker-1 s2"); pid != workerPID {
+		t.Errorf("the worker, whose build fails, was stopped (PID %d, then %d)", workerPID, pid)
+	}
+	apiPID := p.waitServed(api, "api-2 s3")
+
+	p.stop(syscall.SIGINT)
+	for _, pid := range []int{apiPID, workerPID} {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("process %d left running after Ctrl-C", pid)
+		}
+	}
+	for _, port := range []int{api, worker} {
+		assertPortFree(t, port)
+	}
+	if n := p.countLog(`worker: +internal/store/store.go changed: building`); n != 2 {
+		t.Errorf("the worker was built %d times for 2 edits of the shared package, want 2", n)
+	}
+	if n := p.countLog(`api: +internal/store/store.go changed: building`); n != 2 {
+		t.Errorf("the API was built %d times for 2 edits of the shared package, want 2", n)
+	}
+	if n := p.countLog(`worker: +cmd/api`); n != 0 {
+		t.Errorf("an edit of the API's package reached the worker %d times", n)
+	}
+	out := p.output.String()
+	if !strings.Contains(out, "api    | ") && !strings.Contains(out, "worker | ") {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// depends_on with a readiness check that passes late: the worker, which
+// exits at once when the API does not answer, starts after the API is
+// ready, once; a service the user names starts with what it depends on.
+func TestServicesDependsOnWaitsForReadiness(t *testing.T) {
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	// The API answers /health 1.5 s after it started.
+	p := twoServices(t,
+		fmt.Sprintf("    run: {env: [PORT=%d, READY_AFTER_MS=1500], ready: \"http://127.0.0.1:%d/health\"}\n", api, api),
+		fmt.Sprintf("    depends_on: [api]\n    run: {env: [PORT=%d, NEEDS=http://127.0.0.1:%d/health]}\n", worker, api))
+	p.start("worker") // the API comes with it
+	p.waitLog(`worker: +started in`, 1)
+	log := p.log()
+	ready, started := strings.Index(log, "api:    ready after"), strings.Index(log, "worker: started in")
+	if ready < 0 || started < ready {
+		t.Errorf("the worker started before the API was ready:\n%s", log)
+	}
+	if strings.Contains(log, "worker: app exited") {
+		t.Errorf("the worker found the API not answering:\n%s\n%s", log, p.output)
+	}
+	p.stop(syscall.SIGTERM)
+}
+
+func assertPortFree(t *testing.T, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Errorf("port %d still taken after Ctrl-C: %v", port, err)
+		return
+	}
+	l.Close()
+}
