@@ -4,7 +4,10 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,4 +178,55 @@ func assertPortFree(t *testing.T, port int) {
 		return
 	}
 	l.Close()
+}
+
+// The bundled example, examples/services, as the README runs it: both
+// services answer, the worker once the API is ready; an edit of the
+// shared package swaps both, one of the API's own the API alone.
+func TestServicesExample(t *testing.T) {
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	files := map[string]string{}
+	root := "../../examples/services"
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.IsDir() && d.Name() == ".devrun" {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(root, path)
+		files[rel] = strings.NewReplacer("8080", strconv.Itoa(api), "8081", strconv.Itoa(worker)).Replace(string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProject(t, files)
+	p.start()
+	apiURL, workerURL := fmt.Sprintf("http://127.0.0.1:%d/", api), fmt.Sprintf("http://127.0.0.1:%d/", worker)
+	waitGet(t, apiURL, "hello from api v1\n")
+	waitGet(t, workerURL, "hello from worker v1\n")
+	p.write("internal/greeting/greeting.go", strings.Replace(files["internal/greeting/greeting.go"], `"hello"`, `"hi"`, 1))
+	waitGet(t, apiURL, "hi from api v1\n")
+	waitGet(t, workerURL, "hi from worker v1\n")
+	p.waitLog(`worker: +started in`, 2)
+	p.write("cmd/api/main.go", strings.Replace(files["cmd/api/main.go"], `"api v1"`, `"api v2"`, 1))
+	waitGet(t, apiURL, "hi from api v2\n")
+	p.stop(os.Interrupt)
+	if n := p.countLog(`worker: +started in`); n != 2 {
+		t.Errorf("the worker started %d times, want 2 (at start, and for the shared package's edit)", n)
+	}
+	if !strings.Contains(p.output.String(), "api v1 listening") {
+		t.Errorf("the API's output is not shown:\n%s", p.output)
+	}
+}
+
+// waitGet polls url until it answers want.
+func waitGet(t *testing.T, url, want string) {
+	t.Helper()
+	var last string
+	if !poll(func() bool { last = get(url); return last == want }) {
+		t.Fatalf("%s never answered %q; last %q", url, want, last)
+	}
 }

@@ -227,7 +227,11 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 	go func() {
 		select {
 		case <-ctx.Done():
-			log.Info("stopping the app (press Ctrl-C again to kill it now)")
+			what := "the app"
+			if len(c.Services) > 0 {
+				what = "the services"
+			}
+			log.Info("stopping " + what + " (press Ctrl-C again to kill it now)")
 		case <-finished:
 		}
 	}()
