@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,7 +32,13 @@ func newInit(g *globals, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			port, _ := strconv.Atoi(c.Image.Port)
-			written, err := image.Init(image.InitOptions{Dir: ".", Package: c.Build.Package, Port: port, Force: force, Config: starterConfig(c), Compose: compose})
+			pkg, services := c.Build.Package, []string(nil)
+			if mains := config.MainPackages("."); len(c.Services) == 0 && c.Source("build.package") == "default" && len(mains) > 1 {
+				// Several programs: devrun.yaml runs them as services, and
+				// the Dockerfile builds the first (build.package says which).
+				pkg, services = mains[0], mains
+			}
+			written, err := image.Init(image.InitOptions{Dir: ".", Package: pkg, Port: port, Force: force, Config: starterConfig(c, pkg, services), Compose: compose})
 			if err != nil {
 				return err
 			}
@@ -45,15 +52,16 @@ func newInit(g *globals, stdout io.Writer) *cobra.Command {
 }
 
 // starterConfig is the devrun.yaml devrun init writes: the values that
-// differ from the defaults, and the rest as comments.
-func starterConfig(c *config.Config) []byte {
+// differ from the defaults, and the rest as comments; with several main
+// packages (./cmd/api, ./cmd/worker), a service for each.
+func starterConfig(c *config.Config, pkg string, mains []string) []byte {
 	port := c.Image.Port
 	if port == "" {
 		port = "8080"
 	}
-	return []byte(`# devrun's configuration; 'devrun config' shows every key and where its value comes from.
+	text := `# devrun's configuration; 'devrun config' shows every key and where its value comes from.
 build:
-  package: ` + c.Build.Package + `
+  package: ` + pkg + `      # what devrun build puts in the image; devrun up runs the services below
 run:
   mode: host            # or container: the app in a dev container, swapped in place
   stop_timeout: 5s
@@ -62,7 +70,21 @@ container:
   ports: ["` + port + `:` + port + `"]
 image:
   port: ` + port + `
-`)
+`
+	if len(mains) == 0 {
+		return []byte(strings.Replace(text, "      # what devrun build puts in the image; devrun up runs the services below", "", 1))
+	}
+	text += `# The module's programs, run side by side by devrun up, each rebuilt when
+# its own program changes ('devrun up NAME' runs some). Each may hold build,
+# run, container and compose sections of its own over the ones above, and
+# depends_on: [NAME] with run.ready (tcp:PORT or an http:// URL).
+services:
+`
+	for _, m := range mains {
+		name := path.Base(m)
+		text += "  " + name + ":\n    build: {package: " + m + "}\n"
+	}
+	return []byte(text)
 }
 
 func newBuild(g *globals, stdout, stderr io.Writer) *cobra.Command {
