@@ -12,11 +12,12 @@
 //     time from the edit to the last service answering with the new
 //     version; devrun with build.parallel 1 (one build at a time) and with
 //     its default (one build for each CPU);
+//
 //   - an edit of cmd/s1's own package with 4 services running: the time to
 //     s1 answering, against the floor of building and restarting s1 alone.
 //
-//	go run ./bench/services            # 10 iterations each
-//	go run ./bench/services -n 20
+//     go run ./bench/services            # 10 iterations each
+//     go run ./bench/services -n 20
 package main
 
 import (
