@@ -78,10 +78,13 @@ func (r *Runner) Prepare(ctx context.Context) error {
 }
 
 func (r *Runner) adoptLeftovers(ctx context.Context) error {
-	list, err := r.opts.Engine.ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", LabelProject+"="+r.create.Config.Labels[LabelProject]),
-	})
+	filters := make(client.Filters).Add("label", LabelProject+"="+r.create.Config.Labels[LabelProject])
+	if s := r.opts.Service; s != "" {
+		// A service leaves the other services' containers alone; the one
+		// app of a project without services removes them all.
+		filters = filters.Add("label", LabelService+"="+s)
+	}
+	list, err := r.opts.Engine.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
 	if err != nil {
 		return fmt.Errorf("listing earlier dev containers: %w", err)
 	}

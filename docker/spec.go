@@ -28,6 +28,7 @@ const (
 	LabelProject = "dev.devrun.project" // a hash of the project's directory
 	LabelConfig  = "dev.devrun.config"  // a hash of the container's configuration
 	LabelDir     = "dev.devrun.dir"     // the project's directory, for people
+	LabelService = "dev.devrun.service" // the service of devrun.yaml's services, if any
 )
 
 // mountPoint is where the container sees pid1 and the app's binary.
@@ -75,14 +76,15 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 	if err != nil {
 		return client.ContainerCreateOptions{}, err
 	}
-	key, name := o.Project, o.Project
+	project := ProjectHash(o.Project)
+	cfg.Labels = map[string]string{LabelManaged: "true", LabelProject: project, LabelConfig: hash, LabelDir: o.Project}
+	name := containerName(o.Project, project)
 	if o.Service != "" {
 		// Each service of a project has containers of its own.
-		key, name = o.Project+"\x00"+o.Service, filepath.Join(o.Project, o.Service)
+		cfg.Labels[LabelService] = o.Service
+		name = containerName(filepath.Join(o.Project, o.Service), ProjectHash(o.Project+"\x00"+o.Service))
 	}
-	project := ProjectHash(key)
-	cfg.Labels = map[string]string{LabelManaged: "true", LabelProject: project, LabelConfig: hash, LabelDir: o.Project}
-	return client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: containerName(name, project)}, nil
+	return client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: name}, nil
 }
 
 func configHash(cfg *container.Config, host *container.HostConfig, pid1 string) (string, error) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/devrun/devrun/internal/dockertest"
 )
 
 // serviceMain is a service of a two-service module: it serves its name and
@@ -55,7 +57,11 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, own, " ", store.V, " ", os.Getpid())
 	})
-	fmt.Println(http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil))
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	fmt.Println(http.ListenAndServe(host+":"+os.Getenv("PORT"), nil))
 	os.Exit(1)
 }
 `
@@ -228,5 +234,41 @@ func waitGet(t *testing.T, url, want string) {
 	var last string
 	if !poll(func() bool { last = get(url); return last == want }) {
 		t.Fatalf("%s never answered %q; last %q", url, want, last)
+	}
+}
+
+// A host service and a container service in one devrun: an edit of the
+// shared package swaps both, the container's in place; Ctrl-C leaves no
+// process and no container.
+func TestServicesHostAndContainerTogether(t *testing.T) {
+	c := dockertest.Engine(t)
+	dockertest.Images(t, c)
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	p := twoServices(t, fmt.Sprintf("    run: {env: [PORT=%d]}\n", api),
+		fmt.Sprintf("    run: {mode: container}\n    container: {image: %s, ports: [\"%d:8080\"], env: [HOST=0.0.0.0, PORT=8080]}\n", dockertest.BusyboxImage, worker))
+	t.Cleanup(func() { dockertest.RemoveProjectContainers(t, c, p.dir) })
+	p.start()
+	apiPID := p.waitServed(api, "api-1 s1")
+	p.waitServed(worker, "worker-1 s1")
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 1 {
+		t.Fatalf("%d containers for the worker, want 1", len(ids))
+	}
+	p.write("internal/store/store.go", storeVersion("s2"))
+	p.waitServed(api, "api-1 s2")
+	p.waitServed(worker, "worker-1 s2")
+	p.write("cmd/worker/main.go", serviceMain("worker", "2"))
+	p.waitServed(worker, "worker-2 s2")
+	if pid := p.waitServed(api, "api-1 s2"); pid == apiPID {
+		t.Errorf("the API kept PID %d through an edit of the shared package", pid)
+	} else {
+		apiPID = pid
+	}
+	p.stop(os.Interrupt)
+	if syscall.Kill(apiPID, 0) == nil {
+		t.Errorf("the API (PID %d) left running after Ctrl-C", apiPID)
+	}
+	assertPortFree(t, api)
+	if ids := dockertest.ProjectContainers(t, c, p.dir); len(ids) != 0 {
+		t.Errorf("containers left after Ctrl-C: %v", ids)
 	}
 }
