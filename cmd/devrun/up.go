@@ -381,9 +381,16 @@ func parallelBuilds(s string) int {
 }
 
 // fanOut hands every batch of the one watcher to every unit, each of
-// which decides from its own build graph what it does to its service.
-// A unit slow to take it (its graph loading again) holds up no other.
+// which decides from its own build graph what it does to its service. It
+// never waits for a unit: a unit busy for a while (its graph loading
+// again, its supervisor waiting for what it depends on to be ready)
+// holds up no other; its batches queue, in order, until it takes them.
 func fanOut(ctx context.Context, log *slog.Logger, batches <-chan watcher.Batch, units []*unit) {
+	queues := make([]chan watcher.Batch, len(units))
+	for i, u := range units {
+		queues[i] = make(chan watcher.Batch)
+		go forward(ctx, queues[i], u.batches)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -395,13 +402,35 @@ func fanOut(ctx context.Context, log *slog.Logger, batches <-chan watcher.Batch,
 			if len(units) > 1 {
 				sayIgnored(log, b, units)
 			}
-			for _, u := range units {
+			for _, q := range queues {
 				select {
-				case u.batches <- b:
+				case q <- b:
 				case <-ctx.Done():
 					return
 				}
 			}
+		}
+	}
+}
+
+// forward passes what arrives on in to out in order, keeping what out
+// does not take yet, so that a send on in never waits long, until ctx is
+// done.
+func forward(ctx context.Context, in <-chan watcher.Batch, out chan<- watcher.Batch) {
+	var queue []watcher.Batch
+	for {
+		var send chan<- watcher.Batch
+		var next watcher.Batch
+		if len(queue) > 0 {
+			send, next = out, queue[0]
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-in:
+			queue = append(queue, b)
+		case send <- next:
+			queue = queue[1:]
 		}
 	}
 }
