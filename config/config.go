@@ -189,6 +189,10 @@ func Load(opts Options) (*Config, error) {
 		var serrs []error
 		c.Services, serrs = loadServices(v, file, opts.Dir, c)
 		errs = append(errs, serrs...)
+	} else if strings.Contains(c.Compose.Service, ",") {
+		var serrs []error
+		c.Services, serrs = composeServices(c, opts.Dir)
+		errs = append(errs, serrs...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

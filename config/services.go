@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -72,9 +74,9 @@ func loadServices(v *viper.Viper, file, dir string, top *Config) ([]Service, []e
 	var errs []error
 	var services []Service
 	for _, name := range names {
-		path := "services." + name
+		key := "services." + name
 		if !reServiceName.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%s (in %s): a service name is lower-case letters, digits, _ and -, not %q", path, base, name))
+			errs = append(errs, fmt.Errorf("%s (in %s): a service name is lower-case letters, digits, _ and -, not %q", key, base, name))
 			continue
 		}
 		section, ok := entries[name].(map[string]any)
@@ -82,7 +84,7 @@ func loadServices(v *viper.Viper, file, dir string, top *Config) ([]Service, []e
 			section, ok = map[string]any{}, true
 		}
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s (in %s): must be a section such as {build: {package: ./cmd/%s}}, not %s %v", path, base, name, typeName(entries[name]), entries[name]))
+			errs = append(errs, fmt.Errorf("%s (in %s): must be a section such as {build: {package: ./cmd/%s}}, not %s %v", key, base, name, typeName(entries[name]), entries[name]))
 			continue
 		}
 		s, serrs := loadService(file, dir, top, name, section)
@@ -90,13 +92,14 @@ func loadServices(v *viper.Viper, file, dir string, top *Config) ([]Service, []e
 		services = append(services, s)
 	}
 	errs = append(errs, checkDependencies(services, base)...)
+	errs = append(errs, checkShared(services, base)...)
 	return services, errs
 }
 
 // loadService reads one service's section over top.
 func loadService(file, dir string, top *Config, name string, section map[string]any) (Service, []error) {
 	base := filepath.Base(file)
-	path := "services." + name
+	key := "services." + name
 	s := Service{Name: name, dependsSource: "default"}
 	var errs []error
 	flat := flatten("", section)
@@ -105,19 +108,19 @@ func loadService(file, dir string, top *Config, name string, section map[string]
 		case slices.Contains(serviceOnly, k):
 		case knownKey(k) && perService(k):
 		case knownKey(k):
-			errs = append(errs, fmt.Errorf("%s.%s (in %s): set at the top level only: one watcher serves every service, and devrun build builds one image", path, k, base))
+			errs = append(errs, fmt.Errorf("%s.%s (in %s): set at the top level only: one watcher serves every service, and devrun build builds one image", key, k, base))
 		case isSection(k):
-			errs = append(errs, fmt.Errorf("%s.%s (in %s): must be a section of keys, such as %s.%s", path, k, base, path, example(k)))
+			errs = append(errs, fmt.Errorf("%s.%s (in %s): must be a section of keys, such as %s.%s", key, k, base, key, example(k)))
 		default:
-			errs = append(errs, fmt.Errorf("%s.%s (in %s): unknown key%s", path, k, base, suggestIn(path+".", k)))
+			errs = append(errs, fmt.Errorf("%s.%s (in %s): unknown key%s", key, k, base, suggestIn(key+".", k)))
 		}
 	}
 	if deps, ok := section["depends_on"]; ok {
 		list, err := parseList(deps)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.depends_on (in %s): %w", path, base, err))
+			errs = append(errs, fmt.Errorf("%s.depends_on (in %s): %w", key, base, err))
 		}
-		s.DependsOn, s.dependsSource = list, base+" ("+path+")"
+		s.DependsOn, s.dependsSource = list, base+" ("+key+")"
 	}
 
 	c := &Config{sources: map[string]string{}}
@@ -131,9 +134,9 @@ func loadService(file, dir string, top *Config, name string, section map[string]
 			c.sources[k.name] = src
 			continue
 		}
-		c.sources[k.name] = base + " (" + path + ")"
+		c.sources[k.name] = base + " (" + key + ")"
 		if err := k.set(c, val); err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s (in %s): %w", path, k.name, base, err))
+			errs = append(errs, fmt.Errorf("%s.%s (in %s): %w", key, k.name, base, err))
 		}
 	}
 	if c.sources["build.package"] == "default" || c.sources["build.package"] == "default (the only main package)" {
@@ -146,8 +149,18 @@ func loadService(file, dir string, top *Config, name string, section map[string]
 		// Each service builds into a directory of its own.
 		c.Build.Output = filepath.Join(c.Build.Output, name)
 	}
+	// In the compose sidecar, a service drives the compose service of its
+	// name, through a directory of its own in the shared volume (the app's
+	// container runs /devrun/NAME/pid1).
+	if _, own := lookup(section, "compose.service"); !own && !strings.HasPrefix(c.sources["compose.service"], "flag ") && !strings.HasPrefix(c.sources["compose.service"], "env ") {
+		c.Compose.Service = name
+		c.sources["compose.service"] = "default (the service's name)"
+	}
+	if _, own := lookup(section, "compose.mount_dir"); !own {
+		c.Compose.MountDir = path.Join(c.Compose.MountDir, name)
+	}
 	for _, err := range c.crossCheck(dir) {
-		errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		errs = append(errs, fmt.Errorf("%s: %w", key, err))
 	}
 	s.Config = c
 	return s, errs
@@ -369,4 +382,55 @@ func Select(services []Service, names []string) ([]Service, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkShared checks that no two services in the compose sidecar share a
+// compose service or a directory of the volume: each would swap the
+// other's app.
+func checkShared(services []Service, base string) []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, s := range services {
+		c := s.Config
+		if c.Run.Mode != "compose" {
+			continue
+		}
+		for _, k := range []struct{ key, val string }{{"compose.service", c.Compose.Service}, {"compose.mount_dir", path.Clean(c.Compose.MountDir)}} {
+			id := k.key + "=" + k.val
+			if other, ok := seen[id]; ok {
+				errs = append(errs, fmt.Errorf("services.%s.%s (from %s): %q is services.%s's too; each service needs its own", s.Name, k.key, c.sources[k.key], k.val, other))
+				continue
+			}
+			seen[id] = s.Name
+		}
+	}
+	return errs
+}
+
+// composeServices makes the services of a compose.service that names
+// several (--service api,worker), each over c: its compose service, a
+// directory of its own in the shared volume (/devrun/api), and its
+// package, ./cmd/NAME where that is a main package.
+func composeServices(c *Config, dir string) ([]Service, []error) {
+	var services []Service
+	var errs []error
+	for _, name := range strings.Split(c.Compose.Service, ",") {
+		name = strings.TrimSpace(name)
+		if !reServiceName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("compose.service (from %s): %q is no service name a devrun service can have (lower-case letters, digits, _ and -)", c.sources["compose.service"], name))
+			continue
+		}
+		sc := *c
+		sc.Services = nil
+		sc.sources = maps.Clone(c.sources)
+		sc.Compose.Service = name
+		sc.Compose.MountDir = path.Join(c.Compose.MountDir, name)
+		sc.Build.Output = filepath.Join(c.Build.Output, name)
+		if isMain(filepath.Join(dir, "cmd", name)) && strings.HasPrefix(c.sources["build.package"], "default") {
+			sc.Build.Package = "./cmd/" + name
+			sc.sources["build.package"] = "default (./cmd/" + name + " holds a main package)"
+		}
+		services = append(services, Service{Name: name, Config: &sc, dependsSource: "default"})
+	}
+	return services, errs
 }

@@ -134,3 +134,37 @@ func loadIn(t *testing.T, dir string, args ...string) *Config {
 	}
 	return c
 }
+
+// In the compose sidecar, --service api,worker makes a service of each,
+// each with a directory of its own in the shared volume; services of a
+// services map drive the compose service of their name; two that would
+// share one are refused.
+func TestComposeServices(t *testing.T) {
+	c, err := load(t, "", "--mode", "compose", "--service", "api,worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Services) != 2 {
+		t.Fatalf("%d services, want 2", len(c.Services))
+	}
+	for i, name := range []string{"api", "worker"} {
+		sc := c.Services[i].Config
+		if c.Services[i].Name != name || sc.Compose.Service != name || sc.Compose.MountDir != "/devrun/"+name || sc.Build.Output != filepath.Join(".devrun/bin", name) {
+			t.Errorf("service %d: %s, compose %+v, output %s", i, c.Services[i].Name, sc.Compose, sc.Build.Output)
+		}
+	}
+	c, err = load(t, "run:\n  mode: compose\nservices:\n  api: {}\n  worker: {compose: {mount_dir: /w}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, w := c.Services[0].Config.Compose, c.Services[1].Config.Compose; a.Service != "api" || a.MountDir != "/devrun/api" || w.Service != "worker" || w.MountDir != "/w" {
+		t.Errorf("api %+v, worker %+v", a, w)
+	}
+	_, err = load(t, "run:\n  mode: compose\nservices:\n  api: {compose: {service: app}}\n  worker: {compose: {service: app}}\n")
+	if err == nil || !strings.Contains(err.Error(), `services.worker.compose.service (from devrun.yaml (services.worker)): "app" is services.api's too; each service needs its own`) {
+		t.Errorf("two services on one compose service: %v", err)
+	}
+	if _, err = load(t, "", "--service", "api,Bad Name"); err == nil || !strings.Contains(err.Error(), "compose.service (from flag --service)") {
+		t.Errorf("a bad name in --service: %v", err)
+	}
+}

@@ -430,8 +430,10 @@ func stageOrEmpty(v any) string {
 }
 
 func serviceName(v any) string {
-	if s := v.(string); !reService.MatchString(s) {
-		return fmt.Sprintf("must be a compose service name (letters, digits, _ . -), not %q", s)
+	for _, s := range strings.Split(v.(string), ",") {
+		if !reService.MatchString(strings.TrimSpace(s)) {
+			return fmt.Sprintf("must be a compose service name (letters, digits, _ . -), or several separated by commas, not %q", v)
+		}
 	}
 	return ""
 }

@@ -234,7 +234,7 @@ func TestEveryCheckNamesKeyAndSource(t *testing.T) {
 		{name: "image empty", args: []string{"--container.image", ""}, want: `container.image (from flag --container.image): must not be empty`},
 		{name: "image tag", args: []string{"--image.tags", "app:v1 bad:tag:x"}, want: `image.tags (from flag --image.tags): entries must be image names with an optional tag, such as app:dev or registry.example.com/team/app, with a lower-case name, not "bad:tag:x"`},
 		{name: "target", args: []string{"--image.target", "build stage"}, want: `image.target (from flag --image.target): must be empty (the last stage) or the name of a stage`},
-		{name: "service", args: []string{"--compose.service", "my app"}, want: `compose.service (from flag --compose.service): must be a compose service name (letters, digits, _ . -), not "my app"`},
+		{name: "service", args: []string{"--compose.service", "my app"}, want: `compose.service (from flag --compose.service): must be a compose service name (letters, digits, _ . -), or several separated by commas, not "my app"`},
 		{name: "service empty", args: []string{"--compose.service", ""}, want: `compose.service (from flag --compose.service): must be a compose service name`},
 		{name: "image port", args: []string{"--image.port", "+80"}, want: `image.port (from flag --image.port): must be a port number from 1 to 65535, not "+80"`},
 		{name: "package flag", args: []string{"--build.package", "-race"}, want: `build.package (from flag --build.package): must be a package such as . or ./cmd/api, not "-race", which go build would take for a flag`},

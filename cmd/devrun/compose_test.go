@@ -173,3 +173,58 @@ func testComposeRefusal(t *testing.T, tool []string) {
 		t.Errorf("the sidecar's logs do not refuse the service:\n%s", logs)
 	}
 }
+
+// One sidecar drives two app services of its project (--service
+// api,worker): both are served, an edit swaps both, each in place, and
+// each service's lines name it in the sidecar's logs.
+func TestComposeSidecarServesTwoServices(t *testing.T) {
+	withEachCompose(t, testComposeTwoServices)
+}
+
+func testComposeTwoServices(t *testing.T, tool []string) {
+	c := dockertest.Engine(t)
+	sidecar := sidecarImage(t, c)
+	src := t.TempDir()
+	for _, f := range []string{"main.go", "go.mod"} {
+		b, _ := os.ReadFile(filepath.Join("..", "..", "examples", "hello", f))
+		os.WriteFile(filepath.Join(src, f), b, 0o666)
+	}
+	os.Chmod(src, 0o777)
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	file, _ := filepath.Abs(filepath.Join("..", "..", "examples", "compose", "services.yml"))
+	p := &composeProject{t: t, tool: tool, name: fmt.Sprintf("devrunsvc%d", os.Getpid()), file: file, env: []string{
+		"APP_IMAGE=" + dockertest.BusyboxImage, "SIDECAR_IMAGE=" + sidecar, "API_PORT=" + strconv.Itoa(api),
+		"WORKER_PORT=" + strconv.Itoa(worker), "DOCKER_GID=" + socketGID(t), "SRC_DIR=" + src,
+	}}
+	t.Cleanup(func() { p.run("down", "-v", "-t", "1") })
+	if out, err := p.run("up", "-d", "--no-build"); err != nil {
+		t.Fatalf("%s up: %v\n%s", strings.Join(tool, " "), err, out)
+	}
+	waitFor := func(port int, want string) {
+		t.Helper()
+		url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+		var last string
+		if !poll(func() bool { last = get(url); return strings.Contains(last, want) }) {
+			logs, _ := p.run("logs", "--no-color")
+			t.Fatalf("%s never answered %q (last %q); logs:\n%s", url, want, last, logs)
+		}
+	}
+	waitFor(api, "hello from v1")
+	waitFor(worker, "hello from v1")
+	main, _ := os.ReadFile(filepath.Join(src, "main.go"))
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(strings.Replace(string(main), `"v1"`, `"v2"`, 1)), 0o666)
+	waitFor(api, "hello from v2")
+	waitFor(worker, "hello from v2")
+	logs, _ := p.run("logs", "--no-color", "devrun")
+	for _, want := range []string{"devrun: api:    started in", "devrun: worker: started in"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the sidecar's logs lack %q:\n%s", want, logs)
+		}
+	}
+	if out, err := p.run("down", "-v", "-t", "5"); err != nil {
+		t.Fatalf("%s down: %v\n%s", strings.Join(tool, " "), err, out)
+	}
+	if left := p.leftovers(c); len(left) > 0 {
+		t.Errorf("left after down -v: %v", left)
+	}
+}
