@@ -80,22 +80,31 @@ func main() {
 		fmt.Printf("%-44s %8.3f %8.3f\n", name+": ratio, default", ratio(parallel, floor, minimum), ratio(parallel, floor, median))
 	}
 
-	// One service's own package, with four running.
-	var floor, dev []time.Duration
+	// One service's own package, with four running, against the floor
+	// and against devrun running that service alone (no services map).
+	var floor, dev, one []time.Duration
 	floorApp := newApp(filepath.Join(work, "floor-one"), 4)
-	devApp := newApp(filepath.Join(work, "devrun-one"), 4)
+	devApp := newApp(filepath.Join(work, "devrun-four"), 4)
+	oneApp := newApp(filepath.Join(work, "devrun-one"), 1)
+	write(oneApp.dir, "devrun.yaml", "run:\n  stop_timeout: 2s\n  env: [PORT="+strconv.Itoa(oneApp.ports[0])+"]\nbuild:\n  package: ./cmd/s1\n")
 	floorApp.startByHand()
 	stop := devApp.startDevrun(bin, work, "0")
+	stopOne := oneApp.startDevrun(bin, work, "0")
 	for i := 1; i <= *n; i++ {
 		v := fmt.Sprintf("o%d", i)
 		floor = append(floor, floorApp.editOwnByHand(v))
 		dev = append(dev, devApp.editOwn(v))
+		one = append(one, oneApp.editOwn(v))
 	}
 	stop()
+	stopOne()
 	floorApp.stopByHand()
-	row("one service's package, 4 running: floor", floor)
-	row("one service's package, 4 running: devrun", dev)
-	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio", ratio(dev, floor, minimum), ratio(dev, floor, median))
+	row("one service's package: floor", floor)
+	row("one service's package: devrun, 1 service", one)
+	row("one service's package: devrun, 4 services", dev)
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 1 service", ratio(one, floor, minimum), ratio(one, floor, median))
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 4 services", ratio(dev, floor, minimum), ratio(dev, floor, median))
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: 4 services / 1", ratio(dev, one, minimum), ratio(dev, one, median))
 }
 
 // app is a generated module with services main packages.
