@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -202,7 +201,7 @@ func TestUnansweredStopMarksTheContainer(t *testing.T) {
 	}
 }
 
-// attachOnly is an Engine for ensureExisting: a container that does not
+// attachOnly is an Engine for a compose service's Runner: a container that does not
 // run, starts, and whose pid1 never says it is ready.
 type attachOnly struct {
 	Engine
@@ -229,11 +228,11 @@ func (e *attachOnly) DaemonHost() string { return "unix:///fake.sock" }
 // fails, and the attach stream is closed, not left open with its reader.
 func TestEnsureExistingClosesTheAttachWhenTheWaitFails(t *testing.T) {
 	e := &attachOnly{}
-	r := &Runner{opts: Options{Engine: e, Existing: "0123456789abcdef", Log: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard}}
+	r := NewCompose(Options{Engine: e}, "0123456789abcdef")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := r.ensureExisting(ctx); err == nil {
-		t.Fatal("ensureExisting succeeded with a pid1 that is never ready")
+	if _, err := r.ensure(ctx); err == nil {
+		t.Fatal("ensure succeeded with a pid1 that is never ready")
 	}
 	e.server.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := e.server.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {

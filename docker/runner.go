@@ -22,19 +22,64 @@ import (
 )
 
 // A Runner runs the app in a dev container: it implements runner.Starter.
-// Call Prepare once before the first Start, and Close when done. Its
-// methods are safe for concurrent use.
+// What it does with the container comes from its home: one that devrun
+// creates, replaces and removes (New), or a compose service's, which devrun
+// only attaches to, starts and restarts (NewCompose). The swap itself, the
+// attach and pid1's records are the same for both. Call Prepare once
+// before the first Start, and Close when done. Its methods are safe for
+// concurrent use.
 type Runner struct {
-	opts   Options
-	create client.ContainerCreateOptions
+	opts Options
+	home home
 
-	mu    sync.Mutex
-	ctr   *devContainer // nil until the first Start
-	stale []string      // containers of devrun's that could not be removed yet
+	mu  sync.Mutex
+	ctr *devContainer // nil until the first Start
 }
 
-// New checks opts and returns a Runner.
+// A home is where a Runner's container comes from. Its methods are called
+// with the Runner's mu held, but for prepare.
+type home interface {
+	// prepare readies what the first start needs.
+	prepare(ctx context.Context) error
+	// ensure returns a running, attached container, making or starting one
+	// when r.ctr is nil or gone.
+	ensure(ctx context.Context) (*devContainer, error)
+	// unanswered deals with ctr, whose pid1 did not answer a swap, so that
+	// ensure can make it run again; it says what it does ("replacing").
+	unanswered(ctx context.Context, ctr *devContainer) string
+	// release is what becomes of the container in use when the Runner
+	// closes, and cleanup removes what is left to remove, by container.
+	release(ctr *devContainer)
+	cleanup(ctx context.Context) map[string]error
+	// owned says whether the container is devrun's own; goneNext what
+	// happens once it went from outside.
+	owned() bool
+	goneNext(c *devContainer) string
+}
+
+// New checks opts and returns a Runner for a container devrun owns: it
+// creates it, replaces it when it does not answer, and removes it.
 func New(opts Options) (*Runner, error) {
+	r := newRunner(opts)
+	create, err := createOptions(&r.opts)
+	if err != nil {
+		return nil, err
+	}
+	r.home = &ownHome{r: r, create: create}
+	return r, nil
+}
+
+// NewCompose returns a Runner for the container id of a compose service,
+// which must run pid1 from opts.MountDir: devrun never creates, recreates
+// or removes it; it starts it when it is not running, and restarts it when
+// pid1 does not answer.
+func NewCompose(opts Options, id string) *Runner {
+	r := newRunner(opts)
+	r.home = &composeHome{r: r, id: id}
+	return r
+}
+
+func newRunner(opts Options) *Runner {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -44,22 +89,30 @@ func New(opts Options) (*Runner, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	create, err := createOptions(&opts)
-	if err != nil {
-		return nil, err
-	}
-	return &Runner{opts: opts, create: create}, nil
+	return &Runner{opts: opts}
 }
 
-// Prepare checks the image, puts pid1 in place, and deals with containers an
-// earlier devrun of this project left: one with the same configuration is
-// reused, the others are removed.
+// Prepare readies the first start: for a container of devrun's, it checks
+// the image, puts pid1 in place, and deals with containers an earlier
+// devrun of this project left (one with the same configuration is reused,
+// the others are removed); for a compose service's, it puts pid1 in place.
 func (r *Runner) Prepare(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if r.opts.Existing != "" {
-		return PlacePID1(r.opts.PID1, r.opts.MountDir)
-	}
+	return r.home.prepare(ctx)
+}
+
+// ownHome is the home of a container devrun creates and removes.
+type ownHome struct {
+	r      *Runner
+	create client.ContainerCreateOptions
+	stale  []string // containers of devrun's that could not be removed yet
+}
+
+func (h *ownHome) owned() bool { return true }
+
+func (h *ownHome) prepare(ctx context.Context) error {
+	r := h.r
 	if _, err := r.opts.Engine.ImageInspect(ctx, r.opts.Image); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("the image %s is not on the engine, and devrun does not pull images: run 'docker pull %s', or set container.image", r.opts.Image, r.opts.Image)
@@ -74,11 +127,12 @@ func (r *Runner) Prepare(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.adoptLeftovers(ctx)
+	return h.adoptLeftovers(ctx)
 }
 
-func (r *Runner) adoptLeftovers(ctx context.Context) error {
-	filters := make(client.Filters).Add("label", LabelProject+"="+r.create.Config.Labels[LabelProject])
+func (h *ownHome) adoptLeftovers(ctx context.Context) error {
+	r := h.r
+	filters := make(client.Filters).Add("label", LabelProject+"="+h.create.Config.Labels[LabelProject])
 	if s := r.opts.Service; s != "" {
 		// A service leaves the other services' containers alone; the one
 		// app of a project without services removes them all.
@@ -89,7 +143,7 @@ func (r *Runner) adoptLeftovers(ctx context.Context) error {
 		return fmt.Errorf("listing earlier dev containers: %w", err)
 	}
 	for _, c := range list.Items {
-		if c.Labels[LabelConfig] == r.create.Config.Labels[LabelConfig] && c.State == "running" && r.ctr == nil {
+		if c.Labels[LabelConfig] == h.create.Config.Labels[LabelConfig] && c.State == "running" && r.ctr == nil {
 			ctr, err := r.attach(ctx, c.ID)
 			if err == nil {
 				r.opts.Log.Info("reusing the dev container " + c.ID[:12] + " that an earlier devrun left running")
@@ -132,14 +186,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	}
 	// The fallback: a container whose pid1 does not answer is replaced, or
 	// restarted when it is not devrun's.
-	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; " + map[bool]string{true: "restarting", false: "replacing"}[r.opts.Existing != ""] + " it")
 	ctr.close()
-	if r.opts.Existing != "" {
-		timeout := 1
-		r.opts.Engine.ContainerRestart(ctx, ctr.id, client.ContainerRestartOptions{Timeout: &timeout})
-	} else {
-		r.remove(ctx, ctr.id)
-	}
+	what := r.home.unanswered(ctx, ctr)
+	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; " + what + " it")
 	r.ctr = nil
 	if ctr, err = r.ensure(ctx); err != nil {
 		return nil, err
@@ -153,44 +202,54 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 // swapGrace is how long a swap under way may go on once devrun is asked to stop.
 const swapGrace = time.Second
 
-// ensure returns a running, attached container, creating one if needed.
+// ensure returns a running, attached container, from its home if needed.
 func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	if r.ctr != nil && !r.ctr.goneOrGoing(ctx) {
 		return r.ctr, nil
 	}
-	if r.opts.Existing != "" {
-		return r.ensureExisting(ctx)
-	}
-	r.removeStale(ctx)
+	return r.home.ensure(ctx)
+}
+
+// unanswered removes the container: ensure makes a new one.
+func (h *ownHome) unanswered(ctx context.Context, ctr *devContainer) string {
+	h.remove(ctx, ctr.id)
+	return "replacing"
+}
+
+// ensure creates, attaches and starts a new container in place of the
+// one that went, if any.
+func (h *ownHome) ensure(ctx context.Context) (*devContainer, error) {
+	r := h.r
+	h.removeStale(ctx)
 	if r.ctr != nil {
 		r.opts.Log.Info("creating a new dev container in place of " + r.ctr.id[:12])
 		r.ctr.close()
-		r.remove(ctx, r.ctr.id)
+		h.remove(ctx, r.ctr.id)
 		r.ctr = nil
 	}
-	created, err := r.opts.Engine.ContainerCreate(ctx, r.create)
+	created, err := r.opts.Engine.ContainerCreate(ctx, h.create)
 	if err != nil {
 		return nil, r.createError(ctx, err)
 	}
 	if r.opts.Copy {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
-			r.remove(ctx, created.ID)
+			h.remove(ctx, created.ID)
 			return nil, err
 		}
 	}
 	ctr, err := r.attach(ctx, created.ID)
 	if err != nil {
-		r.remove(ctx, created.ID)
+		h.remove(ctx, created.ID)
 		return nil, err
 	}
 	if _, err := r.opts.Engine.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		ctr.close()
-		r.remove(ctx, created.ID)
+		h.remove(ctx, created.ID)
 		return nil, r.engineError("starting the dev container", err)
 	}
 	if err := ctr.await(ctx, "ready"); err != nil {
 		ctr.close()
-		r.remove(ctx, created.ID)
+		h.remove(ctx, created.ID)
 		return nil, fmt.Errorf("starting the dev container: %w", err)
 	}
 	r.opts.Log.Info(fmt.Sprintf("dev container %s runs %s", created.ID[:12], r.opts.Image))
@@ -198,19 +257,50 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 	return ctr, nil
 }
 
-// ensureExisting attaches to the existing container, starting it when it
-// does not run.
-func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
-	info, err := r.opts.Engine.ContainerInspect(ctx, r.opts.Existing, client.ContainerInspectOptions{})
+// composeHome is the home of a compose service's container, which devrun
+// did not create and never removes.
+type composeHome struct {
+	r  *Runner
+	id string
+}
+
+func (h *composeHome) owned() bool { return false }
+
+func (h *composeHome) prepare(context.Context) error {
+	return PlacePID1(h.r.opts.PID1, h.r.opts.MountDir)
+}
+
+// unanswered restarts the container, whose pid1 starts the app again.
+func (h *composeHome) unanswered(ctx context.Context, ctr *devContainer) string {
+	timeout := 1
+	h.r.opts.Engine.ContainerRestart(ctx, ctr.id, client.ContainerRestartOptions{Timeout: &timeout})
+	return "restarting"
+}
+
+// release leaves the container: the supervisor has stopped the app, and
+// the container is compose's.
+func (h *composeHome) release(*devContainer) {}
+
+func (h *composeHome) cleanup(context.Context) map[string]error { return nil }
+
+func (h *composeHome) goneNext(*devContainer) string {
+	return "; devrun starts it at the next change, or now on r + Enter"
+}
+
+// ensure attaches to the service's container, starting it when it does
+// not run.
+func (h *composeHome) ensure(ctx context.Context) (*devContainer, error) {
+	r := h.r
+	info, err := r.opts.Engine.ContainerInspect(ctx, h.id, client.ContainerInspectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("inspecting the app's container: %w", err)
 	}
-	ctr, err := r.attach(ctx, r.opts.Existing)
+	ctr, err := r.attach(ctx, h.id)
 	if err != nil {
 		return nil, err
 	}
 	if st := info.Container.State; st == nil || !st.Running {
-		if _, err := r.opts.Engine.ContainerStart(ctx, r.opts.Existing, client.ContainerStartOptions{}); err != nil {
+		if _, err := r.opts.Engine.ContainerStart(ctx, h.id, client.ContainerStartOptions{}); err != nil {
 			ctr.close()
 			return nil, fmt.Errorf("starting the app's container: %w", err)
 		}
@@ -226,11 +316,11 @@ func (r *Runner) ensureExisting(ctx context.Context) (*devContainer, error) {
 // remove removes a container of devrun's. One it cannot remove now (the
 // engine does not answer, or fails) is kept on the stale list, to be
 // removed later.
-func (r *Runner) remove(ctx context.Context, id string) error {
-	_, err := r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+func (h *ownHome) remove(ctx context.Context, id string) error {
+	_, err := h.r.opts.Engine.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
-		if !slices.Contains(r.stale, id) {
-			r.stale = append(r.stale, id)
+		if !slices.Contains(h.stale, id) {
+			h.stale = append(h.stale, id)
 		}
 		return err
 	}
@@ -239,15 +329,31 @@ func (r *Runner) remove(ctx context.Context, id string) error {
 
 // removeStale tries again to remove the containers on the stale list. It
 // returns the errors of those it could not remove, by container.
-func (r *Runner) removeStale(ctx context.Context) map[string]error {
+func (h *ownHome) removeStale(ctx context.Context) map[string]error {
 	failed := map[string]error{}
-	for _, id := range slices.Clone(r.stale) {
-		r.stale = slices.DeleteFunc(r.stale, func(s string) bool { return s == id })
-		if err := r.remove(ctx, id); err != nil {
+	for _, id := range slices.Clone(h.stale) {
+		h.stale = slices.DeleteFunc(h.stale, func(s string) bool { return s == id })
+		if err := h.remove(ctx, id); err != nil {
 			failed[id] = err
 		}
 	}
 	return failed
+}
+
+// release puts the container in use on the stale list: Close removes it.
+func (h *ownHome) release(ctr *devContainer) {
+	if !slices.Contains(h.stale, ctr.id) {
+		h.stale = append(h.stale, ctr.id)
+	}
+}
+
+func (h *ownHome) cleanup(ctx context.Context) map[string]error { return h.removeStale(ctx) }
+
+func (h *ownHome) goneNext(c *devContainer) string {
+	if !c.runsApp() {
+		return "; devrun makes a new one at the next change, or now on r + Enter"
+	}
+	return "; devrun makes a new one"
 }
 
 // attach streams the container's output to the Runner's writers, taking
@@ -258,19 +364,12 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 		return nil, r.engineError("attaching to the dev container", err)
 	}
 	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{}),
-		goneErr: goneError{own: r.opts.Existing == ""}}
+		goneErr: goneError{own: r.home.owned()}}
 	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
 		if !c.isClosing() {
-			next := "; devrun makes a new one"
-			switch {
-			case r.opts.Existing != "":
-				next = "; devrun starts it at the next change, or now on r + Enter"
-			case !c.runsApp():
-				next = "; devrun makes a new one at the next change, or now on r + Enter"
-			}
-			r.opts.Log.Warn(r.whyGone(id) + next)
+			r.opts.Log.Warn(r.whyGone(id) + r.home.goneNext(c))
 		}
 		c.handle(record{kind: "gone"})
 		close(c.done)
@@ -350,14 +449,12 @@ func (r *Runner) Close(ctx context.Context) error {
 	defer r.mu.Unlock()
 	if r.ctr != nil {
 		r.ctr.close()
-		if r.opts.Existing == "" && !slices.Contains(r.stale, r.ctr.id) {
-			r.stale = append(r.stale, r.ctr.id) // else not devrun's: the supervisor has stopped the app, the container stays
-		}
+		r.home.release(r.ctr)
 		r.ctr = nil
 	}
 	var down []string
 	var errs []error
-	for id, err := range r.removeStale(ctx) {
+	for id, err := range r.home.cleanup(ctx) {
 		if engineUnreachable(err) {
 			down = append(down, id)
 			continue

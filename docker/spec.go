@@ -146,11 +146,6 @@ type Options struct {
 	PID1        string // pid1 built for the engine's platform
 	StopSignal  int    // sent to the app's process group to stop it
 	StopTimeout time.Duration
-	// Existing, when set, names a container devrun did not create (a
-	// compose service) to run the app in: it must run pid1 from MountDir.
-	// devrun then never creates, recreates or removes a container; it starts
-	// this one when it is not running, and restarts it when pid1 does not answer.
-	Existing string
 	// Stdout and Stderr receive the app's output, demultiplexed.
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger // devrun's own messages

@@ -198,7 +198,8 @@ func testComposeTwoServices(t *testing.T, tool []string) {
 	}}
 	t.Cleanup(func() { p.run("down", "-v", "-t", "1") })
 	if out, err := p.run("up", "-d", "--no-build"); err != nil {
-		t.Fatalf("%s up: %v\n%s", strings.Join(tool, " "), err, out)
+		logs, _ := p.run("logs", "--no-color", "devrun")
+		t.Fatalf("%s up: %v\n%s\nthe sidecar's logs:\n%s", strings.Join(tool, " "), err, out, logs)
 	}
 	waitFor := func(port int, want string) {
 		t.Helper()

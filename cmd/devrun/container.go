@@ -61,8 +61,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		mount, copyMode, stdout, stderr = c.Compose.MountDir, false, io.Discard, io.Discard
 		log.Info(fmt.Sprintf("compose sidecar: swapping the app of service %s (container %s) in project %s", c.Compose.Service, existing[:12], project))
 	}
-	r, err := docker.New(docker.Options{
-		Existing:    existing,
+	opts := docker.Options{
 		Engine:      engine,
 		Project:     project,
 		Service:     service,
@@ -81,8 +80,11 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		Stdout:      stdout,
 		Stderr:      stderr,
 		Log:         log,
-	})
-	if err != nil {
+	}
+	var r *docker.Runner
+	if existing != "" {
+		r = docker.NewCompose(opts, existing)
+	} else if r, err = docker.New(opts); err != nil {
 		return nil, nil, err
 	}
 	if err := r.Prepare(ctx); err != nil {
@@ -105,6 +107,41 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 		log.Info(fmt.Sprintf("container mode: %s on %s, binaries by %s", c.Container.Image, engine.DaemonHost(), how))
 	}
 	return r, closeFn, nil
+}
+
+// placeComposePID1 puts pid1 in the shared volume for every service run
+// in the compose sidecar, before any of them waits for compose to create
+// its container: compose starts the app services only once the sidecar is
+// healthy, that is once every pid1 is in place.
+func placeComposePID1(ctx context.Context, services []config.Service) error {
+	var dirs []string
+	for _, s := range services {
+		if s.Config.Run.Mode == "compose" {
+			dirs = append(dirs, s.Config.Compose.MountDir)
+		}
+	}
+	if len(dirs) < 2 {
+		return nil // one service places its own
+	}
+	engine, err := docker.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	goos, goarch, err := docker.Platform(ctx, engine)
+	if err != nil {
+		return err
+	}
+	pid1, err := docker.BuildPID1(ctx, cacheDir(), goos, goarch)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := docker.PlacePID1(pid1, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cacheDir is where devrun keeps what outlives a project's builds: the pid1

@@ -171,6 +171,9 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 			units[i].close()
 		}
 	}()
+	if err := placeComposePID1(ctx, services); err != nil {
+		return err
+	}
 	ready := map[string]*runner.Ready{}
 	for i, s := range services {
 		u, err := p.unit(ctx, s, i, ready)
