@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,9 @@ func ParseReady(s string) (Check, error) {
 		if !strings.Contains(addr, ":") {
 			addr = "127.0.0.1:" + addr
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("%q is not tcp:PORT or tcp:HOST:PORT: %w", s, err)
+		_, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q is not tcp:PORT or tcp:HOST:PORT, with a port from 1 to 65535", s)
 		}
 		return func(ctx context.Context) error {
 			var d net.Dialer

@@ -15,47 +15,49 @@ import (
 	"github.com/devrun/devrun/runner"
 )
 
+// A platform is the engine's: what the app's binary is built for.
+type platform struct{ goos, goarch string }
+
 // containerStarter connects to the engine and prepares the dev container
-// runner; build is changed to build for the engine's platform. The returned
-// function removes the dev container. service names the service of
-// devrun.yaml's services it is for ("" for the one app).
-func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBuild, log *slog.Logger, stdout, stderr io.Writer, state string, deadline func() time.Time, service string) (*docker.Runner, func(), error) {
+// runner. It returns the engine's platform, which the app must be built
+// for, and a function that removes the dev container. service names the
+// service of devrun.yaml's services it is for ("" for the one app).
+func containerStarter(ctx context.Context, c *config.Config, log *slog.Logger, stdout, stderr io.Writer, state string, deadline func() time.Time, service string) (_ *docker.Runner, pf platform, _ func(), _ error) {
 	engine, err := docker.Connect(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	goos, goarch, err := docker.Platform(ctx, engine)
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
-	build.Env = append(build.Env, "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
-	build.OutDir = filepath.Join(c.Build.Output, goos+"-"+goarch)
+	pf = platform{goos, goarch}
 	pid1, err := docker.BuildPID1(ctx, cacheDir(), goos, goarch)
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	project, err := filepath.Abs(".")
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	sig, err := runner.ParseSignal(c.Run.StopSignal)
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	mount, err := filepath.Abs(filepath.Join(state, "mount"))
 	if err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	copyMode := c.Container.Sync == "copy" || (c.Container.Sync == "auto" && docker.IsRemote(engine.DaemonHost()))
 	existing := ""
 	if c.Run.Mode == "compose" {
 		if err := docker.PlacePID1(pid1, c.Compose.MountDir); err != nil {
-			return nil, nil, err
+			return nil, pf, nil, err
 		}
 		var project string
 		existing, project, err = docker.ComposeService(ctx, engine, c.Compose.Service, func(s string) { log.Info(s) })
 		if err != nil {
-			return nil, nil, err
+			return nil, pf, nil, err
 		}
 		// The app's output is in its own service's logs; devrun shows its own.
 		mount, copyMode, stdout, stderr = c.Compose.MountDir, false, io.Discard, io.Discard
@@ -85,10 +87,10 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 	if existing != "" {
 		r = docker.NewCompose(opts, existing)
 	} else if r, err = docker.New(opts); err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	if err := r.Prepare(ctx); err != nil {
-		return nil, nil, err
+		return nil, pf, nil, err
 	}
 	closeFn := func() {
 		// At least a moment to try, also when the app's stop took all its time.
@@ -106,7 +108,7 @@ func containerStarter(ctx context.Context, c *config.Config, build *runner.GoBui
 	if existing == "" {
 		log.Info(fmt.Sprintf("container mode: %s on %s, binaries by %s", c.Container.Image, engine.DaemonHost(), how))
 	}
-	return r, closeFn, nil
+	return r, pf, closeFn, nil
 }
 
 // placeComposePID1 puts pid1 in the shared volume for every service run

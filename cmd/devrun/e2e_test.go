@@ -33,6 +33,8 @@ type project struct {
 	children string
 	// env holds further KEY=value entries for devrun's environment.
 	env []string
+	// stdin, when set, is devrun's standard input: its keyboard commands.
+	stdin io.Reader
 }
 
 // newProject writes files (name → content) into a new module.
@@ -85,6 +87,7 @@ func (p *project) run(out io.Writer, args ...string) {
 	p.cmd.Env = append(p.cmd.Env, "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	p.cmd.Env = append(p.cmd.Env, p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
+	p.cmd.Stdin = p.stdin
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}

@@ -272,3 +272,34 @@ func TestServicesHostAndContainerTogether(t *testing.T) {
 		t.Errorf("containers left after Ctrl-C: %v", ids)
 	}
 }
+
+// r NAME + Enter rebuilds and restarts that service alone; r + Enter all.
+func TestServicesRestartOneByName(t *testing.T) {
+	api, worker := freePort(t.Fatalf), freePort(t.Fatalf)
+	p := twoServices(t, fmt.Sprintf("    run: {env: [PORT=%d]}\n", api), fmt.Sprintf("    run: {env: [PORT=%d]}\n", worker))
+	// An *os.File, so that exec.Cmd.Wait waits for no copy of it.
+	keys, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p.stdin = keys
+	p.start()
+	keys.Close()
+	apiPID := p.waitServed(api, "api-1 s1")
+	workerPID := p.waitServed(worker, "worker-1 s1")
+	fmt.Fprintln(w, "r api")
+	p.waitLog(`api: +started in`, 2)
+	if pid := p.waitServed(api, "api-1 s1"); pid == apiPID {
+		t.Errorf("r api did not restart the API (PID %d)", pid)
+	}
+	if pid := p.waitServed(worker, "worker-1 s1"); pid != workerPID {
+		t.Errorf("r api restarted the worker (PID %d, then %d)", workerPID, pid)
+	}
+	fmt.Fprintln(w, "r nope")
+	p.waitLog(`r nope: no service nope here; these run: api, worker`, 1)
+	fmt.Fprintln(w, "r")
+	p.waitLog(`worker: +started in`, 2)
+	p.waitLog(`api: +started in`, 3)
+	p.stop(os.Interrupt)
+}

@@ -291,10 +291,6 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	if err != nil {
 		return nil, err
 	}
-	build, err := goBuild(c, state)
-	if err != nil {
-		return nil, err
-	}
 	u := &unit{svc: s, log: log, pipe: pipe, own: []string{c.Build.Output}, close: func() {},
 		batches: make(chan watcher.Batch, 16), triggers: make(chan runner.Trigger)}
 	var starter runner.Starter
@@ -308,24 +304,25 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 			log.Warn(err.Error())
 		}
 	}
-	for _, f := range []string{build.PIDFile, host.PIDFile} {
+	for _, f := range []string{filepath.Join(state, "build.pid"), host.PIDFile} {
 		if msg, err := runner.KillLeftover(f); err != nil {
 			log.Warn(err.Error())
 		} else if msg != "" {
 			log.Info(msg)
 		}
 	}
+	var target platform // the host's
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
-		// The build is made for the engine's platform before it is used.
-		r, closeContainer, err := containerStarter(ctx, c, build, log, stdout, stderr, state, p.deadline, s.Name)
+		r, pf, closeContainer, err := containerStarter(ctx, c, log, stdout, stderr, state, p.deadline, s.Name)
 		if err != nil {
 			return nil, err
 		}
-		starter, u.close = r, closeContainer
+		starter, target, u.close = r, pf, closeContainer
 		if c.Run.Mode == "compose" {
 			u.own = append(u.own, c.Compose.MountDir)
 		}
 	}
+	build := goBuild(c, state, target)
 	u.graph = graphOptions(build)
 	var builder runner.Builder = build
 	if len(c.Build.Steps) > 0 {
@@ -619,10 +616,10 @@ func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Opt
 	}
 }
 
-// goBuild makes the service's go build, recording its process group in
-// state.
-func goBuild(c *config.Config, state string) (*runner.GoBuild, error) {
-	return &runner.GoBuild{
+// goBuild makes the service's go build, for target (the host's when it
+// is zero), recording its process group in state.
+func goBuild(c *config.Config, state string, target platform) *runner.GoBuild {
+	b := &runner.GoBuild{
 		Dir:     ".",
 		Package: c.Build.Package,
 		OutDir:  c.Build.Output,
@@ -633,7 +630,12 @@ func goBuild(c *config.Config, state string) (*runner.GoBuild, error) {
 		Env:     c.Build.Env,
 		Command: c.Build.Command,
 		PIDFile: filepath.Join(state, "build.pid"),
-	}, nil
+	}
+	if target != (platform{}) {
+		b.Env = append(slices.Clone(c.Build.Env), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
+		b.OutDir = filepath.Join(c.Build.Output, target.goos+"-"+target.goarch)
+	}
+	return b
 }
 
 // hostStarter makes what starts the service on the host.
