@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -139,7 +141,7 @@ func newApp(dir string, services int) *app {
 		write(filepath.Join(dir, "cmd", name), "version.go", "package main\n\nconst own = \"v0\"\n")
 		write(filepath.Join(dir, "cmd", name), "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n\t\"example.com/gen/internal/shared\"\n"+imports.String()+
 			")\n\nfunc main() {\n"+uses.String()+
-			"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, shared.V, \" \", own)\n\t}))\n}\n")
+			"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, shared.V, \" \", own, \" \", os.Getpid())\n\t}))\n}\n")
 		fmt.Fprintf(&yaml, "  %s:\n    run: {env: [PORT=%d]}\n", name, port)
 	}
 	write(dir, "devrun.yaml", yaml.String())
@@ -158,7 +160,7 @@ func (a *app) startDevrun(bin, work, parallel string) func() {
 	cmd.WaitDelay = 10 * time.Second
 	check(cmd.Start())
 	for _, port := range a.ports {
-		waitBody(port, "v0 v0")
+		waitBody(port, "v0 v0 ")
 	}
 	return func() {
 		cancel()
@@ -167,10 +169,20 @@ func (a *app) startDevrun(bin, work, parallel string) func() {
 }
 
 // editShared edits the shared package and waits for every service to
-// answer with it.
+// answer with it. The apps are not asked for their version while devrun
+// builds (a thousand requests a second would slow the build down on a
+// small machine, and the floor's builds run unasked too): each old app
+// is first waited out, blocked on a pidfd.
 func (a *app) editShared(v string) time.Duration {
+	var old []int
+	for _, port := range a.ports {
+		old = append(old, pidOf(port))
+	}
 	start := time.Now()
 	write(filepath.Join(a.dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \""+v+"\"\n")
+	for _, pid := range old {
+		waitGone(pid)
+	}
 	for _, port := range a.ports {
 		waitBody(port, v+" ")
 	}
@@ -179,10 +191,40 @@ func (a *app) editShared(v string) time.Duration {
 
 // editOwn edits s1's own package and waits for it to answer with it.
 func (a *app) editOwn(v string) time.Duration {
+	old := pidOf(a.ports[0])
 	start := time.Now()
 	write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
-	waitBody(a.ports[0], " "+v)
+	waitGone(old)
+	waitBody(a.ports[0], " "+v+" ")
 	return time.Since(start)
+}
+
+// pidOf asks the service on port for its PID.
+func pidOf(port int) int {
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	check(err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	f := strings.Fields(string(b))
+	pid, err := strconv.Atoi(f[len(f)-1])
+	check(err)
+	return pid
+}
+
+// waitGone waits until the process pid has exited, blocked on a pidfd: no
+// CPU is spent meanwhile.
+func waitGone(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // already gone
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // The floor: every service built with go build and restarted by hand.
@@ -195,7 +237,7 @@ func (a *app) startByHand() {
 		a.procs = append(a.procs, a.startOne(i))
 	}
 	for _, port := range a.ports {
-		waitBody(port, "v0 v0")
+		waitBody(port, "v0 v0 ")
 	}
 }
 
@@ -226,7 +268,7 @@ func (a *app) editSharedByHand(v string) time.Duration {
 func (a *app) editOwnByHand(v string) time.Duration {
 	start := time.Now()
 	write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
-	a.restartByHand(0, " "+v)
+	a.restartByHand(0, " "+v+" ")
 	return time.Since(start)
 }
 
