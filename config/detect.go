@@ -35,6 +35,10 @@ func MainPackages(dir string) []string {
 	return found
 }
 
+// IsMain reports whether dir holds a main package (a non-test Go file of
+// package main).
+func IsMain(dir string) bool { return isMain(dir) }
+
 // isMain reports whether dir holds a non-test Go file of package main.
 func isMain(dir string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))

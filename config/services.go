@@ -159,8 +159,14 @@ func loadService(file, dir string, top *Config, name string, section map[string]
 	if _, own := lookup(section, "compose.mount_dir"); !own {
 		c.Compose.MountDir = path.Join(c.Compose.MountDir, name)
 	}
+	topErrs := map[string]bool{}
+	for _, err := range top.crossCheck(dir) {
+		topErrs[err.Error()] = true
+	}
 	for _, err := range c.crossCheck(dir) {
-		errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		if !topErrs[err.Error()] { // the top level's own are said once
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
 	}
 	s.Config = c
 	return s, errs
@@ -392,6 +398,21 @@ func checkShared(services []Service, base string) []error {
 	seen := map[string]string{}
 	for _, s := range services {
 		c := s.Config
+		if c.Run.Mode == "container" {
+			// Two dev containers cannot publish one host port.
+			for _, spec := range c.Container.Ports {
+				p, err := ParsePort(spec)
+				if err != nil {
+					continue // said already
+				}
+				id := fmt.Sprintf("port %s:%d/%s", p.IP, p.Host, p.Proto)
+				if other, ok := seen[id]; ok {
+					errs = append(errs, fmt.Errorf("services.%s.container.ports (from %s): %q publishes host port %d, as services.%s does; give each service ports of its own, in its container section", s.Name, c.sources["container.ports"], spec, p.Host, other))
+					continue
+				}
+				seen[id] = s.Name
+			}
+		}
 		if c.Run.Mode != "compose" {
 			continue
 		}
@@ -414,8 +435,14 @@ func checkShared(services []Service, base string) []error {
 func composeServices(c *Config, dir string) ([]Service, []error) {
 	var services []Service
 	var errs []error
+	seen := map[string]bool{}
 	for _, name := range strings.Split(c.Compose.Service, ",") {
 		name = strings.TrimSpace(name)
+		if seen[name] {
+			errs = append(errs, fmt.Errorf("compose.service (from %s): %q is named twice", c.sources["compose.service"], name))
+			continue
+		}
+		seen[name] = true
 		if !reServiceName.MatchString(name) {
 			errs = append(errs, fmt.Errorf("compose.service (from %s): %q is no service name a devrun service can have (lower-case letters, digits, _ and -)", c.sources["compose.service"], name))
 			continue
@@ -432,5 +459,5 @@ func composeServices(c *Config, dir string) ([]Service, []error) {
 		}
 		services = append(services, Service{Name: name, Config: &sc, dependsSource: "default"})
 	}
-	return services, errs
+	return services, append(errs, checkShared(services, "")...)
 }

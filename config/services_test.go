@@ -168,3 +168,18 @@ func TestComposeServices(t *testing.T) {
 		t.Errorf("a bad name in --service: %v", err)
 	}
 }
+
+// Two services in dev containers cannot publish one host port, nor can
+// --service name one service twice.
+func TestServicesShareNoPortOrService(t *testing.T) {
+	_, err := load(t, "run:\n  mode: container\ncontainer:\n  ports: [\"8080:8080\"]\nservices:\n  api: {}\n  worker: {}\n")
+	if err == nil || !strings.Contains(err.Error(), `services.worker.container.ports (from devrun.yaml): "8080:8080" publishes host port 8080, as services.api does`) {
+		t.Errorf("one host port for two containers: %v", err)
+	}
+	if _, err := load(t, "run:\n  mode: container\nservices:\n  api: {container: {ports: [\"8080:8080\"]}}\n  worker: {container: {ports: [\"8081:8080\"]}}\n"); err != nil {
+		t.Errorf("ports of their own: %v", err)
+	}
+	if _, err := load(t, "", "--mode", "compose", "--service", "api,api"); err == nil || !strings.Contains(err.Error(), `compose.service (from flag --service): "api" is named twice`) {
+		t.Errorf("--service api,api: %v", err)
+	}
+}

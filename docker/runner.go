@@ -45,8 +45,9 @@ type home interface {
 	// when r.ctr is nil or gone.
 	ensure(ctx context.Context) (*devContainer, error)
 	// unanswered deals with ctr, whose pid1 did not answer a swap, so that
-	// ensure can make it run again; it says what it does ("replacing").
-	unanswered(ctx context.Context, ctr *devContainer) string
+	// ensure can make it run again; fallback says what it does ("replacing").
+	unanswered(ctx context.Context, ctr *devContainer)
+	fallback() string
 	// release is what becomes of the container in use when the Runner
 	// closes, and cleanup removes what is left to remove, by container.
 	release(ctr *devContainer)
@@ -133,16 +134,17 @@ func (h *ownHome) prepare(ctx context.Context) error {
 func (h *ownHome) adoptLeftovers(ctx context.Context) error {
 	r := h.r
 	filters := make(client.Filters).Add("label", LabelProject+"="+h.create.Config.Labels[LabelProject])
-	if s := r.opts.Service; s != "" {
-		// A service leaves the other services' containers alone; the one
-		// app of a project without services removes them all.
-		filters = filters.Add("label", LabelService+"="+s)
-	}
 	list, err := r.opts.Engine.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
 	if err != nil {
 		return fmt.Errorf("listing earlier dev containers: %w", err)
 	}
 	for _, c := range list.Items {
+		if s := c.Labels[LabelService]; s != "" && s != r.opts.Service && r.opts.Service != "" {
+			// Another service's: it deals with its own. The one app of a
+			// project without services removes them all, and a service
+			// removes what that app left.
+			continue
+		}
 		if c.Labels[LabelConfig] == h.create.Config.Labels[LabelConfig] && c.State == "running" && r.ctr == nil {
 			ctr, err := r.attach(ctx, c.ID)
 			if err == nil {
@@ -186,9 +188,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	}
 	// The fallback: a container whose pid1 does not answer is replaced, or
 	// restarted when it is not devrun's.
+	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; " + r.home.fallback() + " it")
 	ctr.close()
-	what := r.home.unanswered(ctx, ctr)
-	r.opts.Log.Warn("the dev container " + ctr.id[:12] + " did not answer the swap; " + what + " it")
+	r.home.unanswered(ctx, ctr)
 	r.ctr = nil
 	if ctr, err = r.ensure(ctx); err != nil {
 		return nil, err
@@ -211,10 +213,9 @@ func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
 }
 
 // unanswered removes the container: ensure makes a new one.
-func (h *ownHome) unanswered(ctx context.Context, ctr *devContainer) string {
-	h.remove(ctx, ctr.id)
-	return "replacing"
-}
+func (h *ownHome) unanswered(ctx context.Context, ctr *devContainer) { h.remove(ctx, ctr.id) }
+
+func (h *ownHome) fallback() string { return "replacing" }
 
 // ensure creates, attaches and starts a new container in place of the
 // one that went, if any.
@@ -271,11 +272,12 @@ func (h *composeHome) prepare(context.Context) error {
 }
 
 // unanswered restarts the container, whose pid1 starts the app again.
-func (h *composeHome) unanswered(ctx context.Context, ctr *devContainer) string {
+func (h *composeHome) unanswered(ctx context.Context, ctr *devContainer) {
 	timeout := 1
 	h.r.opts.Engine.ContainerRestart(ctx, ctr.id, client.ContainerRestartOptions{Timeout: &timeout})
-	return "restarting"
 }
+
+func (h *composeHome) fallback() string { return "restarting" }
 
 // release leaves the container: the supervisor has stopped the app, and
 // the container is compose's.

@@ -138,12 +138,10 @@ func (r *Ready) watch(p Process) {
 		last = r.check(cctx)
 		ccancel()
 		if last == nil {
-			select {
-			case <-r.done:
-			default:
+			r.once.Do(func() {
 				r.log.Info(fmt.Sprintf("ready after %s", ms(time.Since(start))))
-			}
-			r.finish(nil)
+				close(r.done)
+			})
 			return
 		}
 		select {
@@ -176,18 +174,40 @@ type After struct {
 	waited  atomic.Bool
 }
 
-// Start waits for the dependencies the first time, then starts a.
+// Start waits for the dependencies the first time, then starts a. It
+// waits for each at most its run.ready_timeout from when it began to: a
+// dependency that never starts (its build fails) or crash-loops holds
+// nothing up for ever.
 func (s *After) Start(ctx context.Context, a Artifact) (Process, error) {
 	if !s.waited.Load() {
+		log := s.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		begin := time.Now()
 		for _, d := range s.Deps {
 			select {
 			case <-d.Ready.Done():
+				if err := d.Ready.Err(); err != nil {
+					log.Warn("starting anyway: " + err.Error())
+				}
+				continue
+			default:
+			}
+			log.Info("waiting for " + d.Name + " to be ready")
+			t := time.NewTimer(max(0, d.Ready.timeout-time.Since(begin)))
+			select {
+			case <-d.Ready.Done():
+				if err := d.Ready.Err(); err != nil {
+					log.Warn("starting anyway: " + err.Error())
+				}
+			case <-t.C:
+				log.Warn(fmt.Sprintf("starting anyway: %s was not ready within run.ready_timeout %s", d.Name, d.Ready.timeout))
 			case <-ctx.Done():
+				t.Stop()
 				return nil, ctx.Err()
 			}
-			if err := d.Ready.Err(); err != nil && s.Log != nil {
-				s.Log.Warn("starting anyway: " + err.Error())
-			}
+			t.Stop()
 		}
 		s.waited.Store(true)
 	}

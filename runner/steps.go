@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type Steps struct {
 	// another.
 	Hold    func()
 	Release func(since time.Time)
+	// Lock, when set, is held while the steps run: several services that
+	// share steps (templ generate in one tree) never run them at once.
+	Lock sync.Locker
 }
 
 // Build runs the steps t needs, then the wrapped build.
@@ -75,6 +79,10 @@ func (s *Steps) run(ctx context.Context, steps []Step) error {
 	log := s.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if s.Lock != nil {
+		s.Lock.Lock()
+		defer s.Lock.Unlock()
 	}
 	for _, st := range steps {
 		begin := time.Now()

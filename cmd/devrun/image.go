@@ -33,7 +33,7 @@ func newInit(g *globals, stdout io.Writer) *cobra.Command {
 			}
 			port, _ := strconv.Atoi(c.Image.Port)
 			pkg, services := c.Build.Package, []string(nil)
-			if mains := config.MainPackages("."); len(c.Services) == 0 && c.Source("build.package") == "default" && len(mains) > 1 {
+			if mains := config.MainPackages("."); len(c.Services) == 0 && c.Source("build.package") == "default" && !config.IsMain(".") && len(mains) > 1 {
 				// Several programs: devrun.yaml runs them as services, and
 				// the Dockerfile builds the first (build.package says which).
 				pkg, services = mains[0], mains
@@ -59,6 +59,12 @@ func starterConfig(c *config.Config, pkg string, mains []string) []byte {
 	if port == "" {
 		port = "8080"
 	}
+	// Services each publish ports of their own: none at the top level.
+	ports := `  ports: ["` + port + `:` + port + `"]
+`
+	if len(mains) > 0 {
+		ports = "  # ports: each service's own, in its container section\n"
+	}
 	text := `# devrun's configuration; 'devrun config' shows every key and where its value comes from.
 build:
   package: ` + pkg + `      # what devrun build puts in the image; devrun up runs the services below
@@ -67,8 +73,7 @@ run:
   stop_timeout: 5s
 container:
   image: alpine:3.20
-  ports: ["` + port + `:` + port + `"]
-image:
+` + ports + `image:
   port: ` + port + `
 `
 	if len(mains) == 0 {

@@ -33,12 +33,15 @@ func commands(ctx context.Context, in io.Reader, log *slog.Logger, units []*unit
 		}
 		switch words[0] {
 		case "r":
+			// Each send on its own: a service waiting for what it depends on
+			// takes it later, and holds up no other command.
 			for _, u := range pick(log, units, words[1:]) {
-				select {
-				case u.triggers <- manualTrigger():
-				case <-ctx.Done():
-					return
-				}
+				go func() {
+					select {
+					case u.triggers <- manualTrigger():
+					case <-ctx.Done():
+					}
+				}()
 			}
 		case "b":
 			prod()

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,19 +41,19 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 				return err
 			}
 			defer closeLog()
-			var names []string
+			// Before --, service names; after it, the app's arguments.
+			// Without services, every argument is the app's, as before.
+			names, appArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
-				names, args = args[:dash], args[dash:]
+				names, appArgs = args[:dash], args[dash:]
+			}
+			if len(c.Services) == 0 {
 				if len(args) > 0 {
 					c.Run.Args = args
-					for i := range c.Services {
-						c.Services[i].Config.Run.Args = args
-					}
 				}
-			} else {
-				names = args
+				names = nil
 			}
-			return up(cmd.Context(), c, log, out, force, g.logFile, names)
+			return up(cmd.Context(), c, log, out, force, g.logFile, names, appArgs)
 		},
 	}
 }
@@ -115,17 +116,21 @@ func stateDir() (string, error) {
 // selects services (and those they depend on); none selects all. What
 // devrun writes itself (its state directory, the builds, the log file,
 // the pid1 cache) is never watched, wherever it is.
-func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string, names []string) error {
+func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string, names, appArgs []string) error {
 	services := c.Services
-	switch {
-	case len(services) == 0 && len(names) > 0:
-		return fmt.Errorf("devrun up %s: devrun.yaml has no services; the app's arguments go after --, as in devrun up -- %s", strings.Join(names, " "), strings.Join(names, " "))
-	case len(services) == 0:
+	if len(services) == 0 {
 		services = []config.Service{{Config: c}}
-	default:
+	} else {
 		var err error
 		if services, err = config.Select(services, names); err != nil {
 			return err
+		}
+		// The app's arguments go to the services named (all when none are),
+		// not to those they only depend on.
+		for _, s := range services {
+			if len(appArgs) > 0 && (len(names) == 0 || slices.Contains(names, s.Name)) {
+				s.Config.Run.Args = appArgs
+			}
 		}
 	}
 	for _, s := range services {
@@ -136,7 +141,7 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 			break
 		}
 	}
-	if len(c.Services) == 0 && len(c.Build.Command) == 0 && c.Source("build.package") == "default" {
+	if len(c.Services) == 0 && len(c.Build.Command) == 0 && c.Source("build.package") == "default" && !config.IsMain(".") {
 		if mains := config.MainPackages("."); len(mains) > 1 {
 			return fmt.Errorf("this module has %d main packages, %s, and none in its directory: name one with --build.package %s, or run them side by side as services in devrun.yaml ('devrun init' writes them)",
 				len(mains), strings.Join(mains, ", "), mains[0])
@@ -154,6 +159,8 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		force:    stopBudget(ctx, force, budget),
 		deadline: stopDeadline(ctx, budget),
 		limit:    runner.NewLimit(parallelBuilds(c.Build.Parallel)),
+		several:  len(services) > 1,
+		steps:    &sync.Mutex{},
 		stdout:   []io.Writer{os.Stdout}, stderr: []io.Writer{os.Stderr},
 	}
 	if len(c.Services) > 0 {
@@ -171,6 +178,16 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 			units[i].close()
 		}
 	}()
+	if len(c.Services) > 0 {
+		// What a devrun of this project without services left.
+		for _, f := range []string{filepath.Join(state, "build.pid"), filepath.Join(state, "app.pid")} {
+			if msg, err := runner.KillLeftover(f); err != nil {
+				log.Warn(err.Error())
+			} else if msg != "" {
+				log.Info(msg)
+			}
+		}
+	}
 	if err := placeComposePID1(ctx, services); err != nil {
 		return err
 	}
@@ -268,6 +285,8 @@ type parts struct {
 	deadline       func() time.Time
 	limit          *runner.Limit
 	width          int
+	several        bool        // more than one service runs: devrun says once what no service reads
+	steps          sync.Locker // held while a service's steps run: services that share steps never run them at once
 	stdout, stderr []io.Writer // one for each service, or one for the only one
 }
 
@@ -287,9 +306,13 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("making build.output: %w", err)
 	}
-	pipe, err := pipeline(c, log, s.Name != "")
+	pipe, err := pipeline(c, log, p.several)
 	if err != nil {
 		return nil, err
+	}
+	check, err := runner.ParseReady(c.Run.Ready)
+	if err != nil {
+		return nil, fmt.Errorf("run.ready: %w", err)
 	}
 	u := &unit{svc: s, log: log, pipe: pipe, own: []string{c.Build.Output}, close: func() {},
 		batches: make(chan watcher.Batch, 16), triggers: make(chan runner.Trigger)}
@@ -326,15 +349,11 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	u.graph = graphOptions(build)
 	var builder runner.Builder = build
 	if len(c.Build.Steps) > 0 {
-		steps := &runner.Steps{Builder: build, Dir: ".", Log: log, Hold: pipe.Hold, Release: pipe.Release}
+		steps := &runner.Steps{Builder: build, Dir: ".", Log: log, Hold: pipe.Hold, Release: pipe.Release, Lock: p.steps}
 		for _, st := range c.Build.Steps {
 			steps.Steps = append(steps.Steps, runner.Step{Name: st.Name, Argv: st.Run})
 		}
 		builder = steps
-	}
-	check, err := runner.ParseReady(c.Run.Ready)
-	if err != nil {
-		return nil, fmt.Errorf("run.ready: %w", err)
 	}
 	name := s.Name
 	if name == "" {
@@ -440,7 +459,13 @@ func forward(ctx context.Context, in <-chan watcher.Batch, out chan<- watcher.Ba
 // level only).
 func sayIgnored(log *slog.Logger, b watcher.Batch, units []*unit) {
 	for _, path := range b.Paths {
+		if path == "." {
+			return // the kernel dropped events: every service rebuilds
+		}
 		for _, u := range units {
+			if env := u.svc.Config.Run.EnvFile; env != "" && filepath.Clean(env) == filepath.FromSlash(path) {
+				return // its service restarts
+			}
 			if d := u.pipe.Decide(path); d.Action != rules.Ignore || d.Refresh {
 				return
 			}
