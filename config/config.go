@@ -36,6 +36,7 @@ type Config struct {
 	Container ContainerConfig
 	Image     ImageConfig
 	Compose   ComposeConfig
+	Proxy     ProxyConfig
 	// Services are the programs of the project that devrun runs side by
 	// side, when devrun.yaml has a services map; nil when it has none, and
 	// the configuration is the one program's.
@@ -90,6 +91,13 @@ type ContainerConfig struct {
 type ComposeConfig struct {
 	Service  string
 	MountDir string
+}
+
+// ProxyConfig says how devrun's proxy in front of the app runs.
+type ProxyConfig struct {
+	Listen string        // where the proxy listens; "" for no proxy
+	App    string        // the app's address; "" for a port devrun picks and gives the app in PORT
+	Wait   time.Duration // how long a request waits for the app during a swap
 }
 
 // ImageConfig says how devrun build builds the production image.

@@ -69,6 +69,10 @@ var keys = []key{
 	{name: "watch.gitignore", kind: kBool, def: true, help: "ignore what .gitignore files ignore", field: func(c *Config) any { return &c.Watch.GitIgnore }},
 	{name: "watch.tests", kind: kBool, def: false, help: "rebuild on changes to _test.go files", field: func(c *Config) any { return &c.Watch.Tests }},
 
+	{name: "proxy.listen", kind: kString, def: "", check: addrOrEmpty, help: "where devrun's proxy in front of the app listens, such as 127.0.0.1:3000 (a bare port is on 127.0.0.1); requests wait during a swap instead of failing", field: func(c *Config) any { return &c.Proxy.Listen }},
+	{name: "proxy.app", kind: kString, def: "", check: addrOrEmpty, help: "the address the proxy forwards to (default: a free port on 127.0.0.1 that devrun gives the app in PORT)", field: func(c *Config) any { return &c.Proxy.App }},
+	{name: "proxy.wait", kind: kDuration, def: 30 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a request through the proxy waits for the app", field: func(c *Config) any { return &c.Proxy.Wait }},
+
 	{name: "compose.service", kind: kString, def: "app", check: serviceName, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},
 	{name: "compose.mount_dir", kind: kString, def: "/devrun", check: nonEmpty, help: "where the sidecar sees the volume mounted at /devrun in the app's container", field: func(c *Config) any { return &c.Compose.MountDir }},
 

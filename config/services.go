@@ -32,7 +32,7 @@ type Service struct {
 // serviceKeys are the sections a service may hold; the watcher's keys
 // (but for graph and rules) and the production image's are set once, at
 // the top level: one watcher serves every service.
-var serviceKeys = []string{"build.", "run.", "container.", "compose.", "watch.graph", "watch.rules"}
+var serviceKeys = []string{"build.", "run.", "container.", "compose.", "proxy.", "watch.graph", "watch.rules"}
 
 // topOnly are keys of a section a service may hold that are set once all
 // the same.
@@ -398,6 +398,14 @@ func checkShared(services []Service, base string) []error {
 	seen := map[string]string{}
 	for _, s := range services {
 		c := s.Config
+		if c.Proxy.Listen != "" {
+			id := "proxy " + Addr(c.Proxy.Listen)
+			if other, ok := seen[id]; ok {
+				errs = append(errs, fmt.Errorf("services.%s.proxy.listen (from %s): %q is services.%s's proxy too; give each service a proxy of its own", s.Name, c.sources["proxy.listen"], c.Proxy.Listen, other))
+			} else {
+				seen[id] = s.Name
+			}
+		}
 		if c.Run.Mode == "container" {
 			// Two dev containers cannot publish one host port.
 			for _, spec := range c.Container.Ports {

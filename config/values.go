@@ -507,3 +507,24 @@ func parallelBuilds(v any) string {
 	}
 	return ""
 }
+
+// addrOrEmpty checks an address: HOST:PORT, or a bare PORT (on 127.0.0.1).
+func addrOrEmpty(v any) string {
+	s := v.(string)
+	if s == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(Addr(s))
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("must be HOST:PORT or a port, such as 127.0.0.1:3000 or 3000, not %q", s)
+	}
+	return ""
+}
+
+// Addr makes a bare port an address on 127.0.0.1: 3000 → 127.0.0.1:3000.
+func Addr(s string) string {
+	if _, err := strconv.Atoi(s); err == nil {
+		return "127.0.0.1:" + s
+	}
+	return s
+}

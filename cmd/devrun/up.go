@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/graph"
 	"github.com/devrun/devrun/internal/term"
+	"github.com/devrun/devrun/proxy"
 	"github.com/devrun/devrun/rules"
 	"github.com/devrun/devrun/runner"
 	"github.com/devrun/devrun/watcher"
@@ -238,6 +240,17 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		u.pipe.Start(ctx, u.graph, w.Refresh)
 		go u.pipe.Run(ctx, u.batches, u.triggers)
 	}
+	for _, u := range units {
+		if u.proxy != nil {
+			px, ul := u.proxy, u.log
+			ul.Info("proxy: http://" + px.Addr() + "/ → the app")
+			go func() {
+				if err := px.Serve(ctx); err != nil {
+					ul.Error(err.Error())
+				}
+			}()
+		}
+	}
 	prod := productionBuilder(ctx, c, log, out)
 	go commands(ctx, os.Stdin, log, units, prod)
 	onBuildSignal(ctx, prod)
@@ -270,7 +283,8 @@ type unit struct {
 	sup      *runner.Supervisor
 	graph    graph.Options
 	ready    *runner.Ready
-	own      []string // what devrun writes for it
+	proxy    *proxy.Proxy // in front of it, if any
+	own      []string     // what devrun writes for it
 	batches  chan watcher.Batch
 	triggers chan runner.Trigger
 	close    func() // removes its container, if any
@@ -316,9 +330,32 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	}
 	u := &unit{svc: s, log: log, pipe: pipe, own: []string{c.Build.Output}, close: func() {},
 		batches: make(chan watcher.Batch, 16), triggers: make(chan runner.Trigger)}
+	// The proxy in front of the app, if any: the app gets a port of
+	// devrun's choosing in PORT unless proxy.app names its address.
+	var extraEnv []string
+	if c.Proxy.Listen != "" {
+		target := config.Addr(c.Proxy.App)
+		if target == "" {
+			if c.Run.Mode != "host" {
+				return nil, fmt.Errorf("proxy.app: name the address the app is published on (container.ports), such as 127.0.0.1:8080: in run.mode %s devrun does not choose the app's port", c.Run.Mode)
+			}
+			port, err := pickPort()
+			if err != nil {
+				return nil, fmt.Errorf("proxy: choosing the app's port: %w", err)
+			}
+			target, extraEnv = "127.0.0.1:"+strconv.Itoa(port), []string{"PORT=" + strconv.Itoa(port)}
+		}
+		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		u.proxy = px
+		u.close = func() { px.Close() }
+	}
 	var starter runner.Starter
-	host, err := hostStarter(c, state, stdout, stderr)
+	host, err := hostStarter(c, state, stdout, stderr, extraEnv)
 	if err != nil {
+		u.close()
 		return nil, err
 	}
 	starter = host
@@ -338,9 +375,12 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	if c.Run.Mode == "container" || c.Run.Mode == "compose" {
 		r, pf, closeContainer, err := containerStarter(ctx, c, log, stdout, stderr, state, p.deadline, s.Name)
 		if err != nil {
+			u.close()
 			return nil, err
 		}
-		starter, target, u.close = r, pf, closeContainer
+		closeProxy := u.close
+		starter, target = r, pf
+		u.close = func() { closeContainer(); closeProxy() }
 		if c.Run.Mode == "compose" {
 			u.own = append(u.own, c.Compose.MountDir)
 		}
@@ -663,8 +703,9 @@ func goBuild(c *config.Config, state string, target platform) *runner.GoBuild {
 	return b
 }
 
-// hostStarter makes what starts the service on the host.
-func hostStarter(c *config.Config, state string, stdout, stderr io.Writer) (*runner.Host, error) {
+// hostStarter makes what starts the service on the host, with env (KEY=value)
+// added to its run.env.
+func hostStarter(c *config.Config, state string, stdout, stderr io.Writer, env []string) (*runner.Host, error) {
 	sig, err := runner.ParseSignal(c.Run.StopSignal)
 	if err != nil {
 		return nil, fmt.Errorf("run.stop_signal: %w", err)
@@ -672,11 +713,21 @@ func hostStarter(c *config.Config, state string, stdout, stderr io.Writer) (*run
 	return &runner.Host{
 		PIDFile:     filepath.Join(state, "app.pid"),
 		Args:        c.Run.Args,
-		Env:         c.Run.Env,
+		Env:         append(slices.Clone(env), c.Run.Env...),
 		EnvFile:     c.Run.EnvFile,
 		StopSignal:  sig,
 		StopTimeout: c.Run.StopTimeout,
 		Stdout:      stdout,
 		Stderr:      stderr,
 	}, nil
+}
+
+// pickPort returns a TCP port free on 127.0.0.1 now.
+func pickPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -1,0 +1,206 @@
+// Package proxy is devrun's reverse proxy in front of the app, so that no
+// request sees the app down: while a swap stops the old version and starts
+// the new one, the proxy holds each request, trying the app again every few
+// milliseconds, until it answers or Wait passes; then it answers 502 with
+// what it tried. Requests that are safe to send twice (GET, HEAD, OPTIONS
+// without a body) and that the old version dropped as it stopped are sent
+// again to the new one.
+//
+// It is the standard library's httputil.ReverseProxy: X-Forwarded-*
+// headers are set, responses stream (SSE), and WebSocket upgrades pass
+// through. A Proxy is made by Listen and served by Serve, once.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"syscall"
+	"time"
+)
+
+// Options configures a Proxy.
+type Options struct {
+	Listen string        // the address it listens on, such as 127.0.0.1:3000
+	Target string        // the app's address, host:port
+	Wait   time.Duration // how long a request waits for the app; default 30 s
+	Log    *slog.Logger  // devrun's messages; default discarded
+}
+
+// A Proxy forwards to the app; see the package's doc.
+type Proxy struct {
+	opts Options
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// retryEvery is how often a held request tries the app again.
+const retryEvery = 5 * time.Millisecond
+
+// Listen checks opts and listens on opts.Listen.
+func Listen(opts Options) (*Proxy, error) {
+	if opts.Wait <= 0 {
+		opts.Wait = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if _, _, err := net.SplitHostPort(opts.Target); err != nil {
+		return nil, fmt.Errorf("the app's address %q: %w", opts.Target, err)
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("proxy.listen: %w", err)
+	}
+	p := &Proxy{opts: opts, ln: ln}
+	target := &url.URL{Scheme: "http", Host: opts.Target}
+	tr := &http.Transport{
+		DialContext:         p.dial,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+		ForceAttemptHTTP2:   false,
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.SetXForwarded()
+			r.Out.Host = r.In.Host
+		},
+		Transport:     retrying{tr, opts.Wait},
+		FlushInterval: -1, // stream: SSE and long responses pass as they come
+		ErrorHandler:  p.failed,
+	}
+	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: time.Minute}
+	return p, nil
+}
+
+// Addr is the address the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Serve serves until ctx is done, then closes, giving requests under way a
+// second to finish.
+func (p *Proxy) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if p.srv.Shutdown(sctx) != nil {
+			p.srv.Close()
+		}
+	})
+	defer stop()
+	if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
+}
+
+// Close closes a Proxy that was never served.
+func (p *Proxy) Close() error { return p.ln.Close() }
+
+// dial connects to the app, trying again while it refuses (it is being
+// swapped), until ctx is done.
+func (p *Proxy) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(actx, network, p.opts.Target)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// failed answers 502 when the app did not answer in time.
+func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v", r.Method, r.URL.Path, p.opts.Target, p.opts.Wait, err))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusBadGateway)
+	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s did not answer within proxy.wait (%s): %s.</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
+		html.EscapeString(p.opts.Target), p.opts.Wait, html.EscapeString(err.Error()))
+}
+
+// retrying is a RoundTripper that waits for the app at most wait for a
+// response's headers (not for its body: an SSE stream or a WebSocket
+// lives as long as the client keeps it), and sends a request that is safe
+// to send twice again when the app dropped it (the old version stopping
+// under it).
+type retrying struct {
+	rt   http.RoundTripper
+	wait time.Duration
+}
+
+func (t retrying) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(r.Context())
+	timer := time.AfterFunc(t.wait, cancel)
+	deadline := time.Now().Add(t.wait)
+	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
+	for err != nil && replayable(r) && dropped(err) && time.Now().Before(deadline) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryEvery):
+		}
+		resp, err = t.rt.RoundTrip(r.WithContext(ctx))
+	}
+	if err != nil {
+		timer.Stop()
+		cancel()
+		return nil, err
+	}
+	timer.Stop()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the upgraded connection, which the ReverseProxy
+		// needs as it is; the request's own end ends it.
+		context.AfterFunc(r.Context(), cancel)
+		return resp, nil
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// replayable reports whether r may be sent again: an idempotent method with
+// no body.
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return r.Body == nil || r.Body == http.NoBody
+	}
+	return false
+}
+
+// dropped reports whether err says the app went away under the request.
+func dropped(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// cancelOnClose releases a response's context once its body is closed.
+type cancelOnClose struct {
+	body   io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Read(b []byte) (int, error) { return c.body.Read(b) }
+func (c cancelOnClose) Close() error {
+	err := c.body.Close()
+	c.cancel()
+	return err
+}
