@@ -314,6 +314,10 @@ func (c *Config) crossCheck(dir string) []error {
 	if msg := outputDir(c.Build.Output, dir); msg != "" {
 		errs = append(errs, fmt.Errorf("build.output (from %s): %s", c.sources["build.output"], msg))
 	}
+	if c.Proxy.Listen != "" && c.Proxy.App == "" && c.Run.Mode != "host" {
+		errs = append(errs, fmt.Errorf("proxy.app (from %s): must name the address the app is published on, such as 127.0.0.1:8080, with run.mode %s (from %s): devrun chooses the app's port on the host only",
+			c.sources["proxy.app"], c.Run.Mode, c.sources["run.mode"]))
+	}
 	if c.Watch.MaxWait < c.Watch.Debounce {
 		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",
 			c.sources["watch.max_wait"], c.Watch.MaxWait, c.sources["watch.debounce"], c.Watch.Debounce))

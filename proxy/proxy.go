@@ -31,7 +31,10 @@ type Options struct {
 	Listen string        // the address it listens on, such as 127.0.0.1:3000
 	Target string        // the app's address, host:port
 	Wait   time.Duration // how long a request waits for the app; default 30 s
-	Log    *slog.Logger  // devrun's messages; default discarded
+	// Hint, when set, is said when the app does not answer: what the app
+	// is expected to do ("devrun gave the app PORT=41234: does it listen there?").
+	Hint string
+	Log  *slog.Logger // devrun's messages; default discarded
 }
 
 // A Proxy forwards to the app; see the package's doc.
@@ -130,11 +133,15 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client went away
 	}
-	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v", r.Method, r.URL.Path, p.opts.Target, p.opts.Wait, err))
+	hint := ""
+	if p.opts.Hint != "" {
+		hint = "; " + p.opts.Hint
+	}
+	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v%s", r.Method, r.URL.Path, p.opts.Target, p.opts.Wait, err, hint))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s did not answer within proxy.wait (%s): %s.</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
-		html.EscapeString(p.opts.Target), p.opts.Wait, html.EscapeString(err.Error()))
+	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s did not answer within proxy.wait (%s): %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
+		html.EscapeString(p.opts.Target), p.opts.Wait, html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
 }
 
 // retrying is a RoundTripper that waits for the app at most wait for a

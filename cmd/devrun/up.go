@@ -345,7 +345,11 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 			}
 			target, extraEnv = "127.0.0.1:"+strconv.Itoa(port), []string{"PORT=" + strconv.Itoa(port)}
 		}
-		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Log: log})
+		hint := ""
+		if len(extraEnv) > 0 {
+			hint = "devrun gave the app " + extraEnv[0] + ": does it listen on $PORT? (or set proxy.app to where it listens)"
+		}
+		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Hint: hint, Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,11 @@ import (
 const version = "v1"
 
 func main() {
+	// ADDR, or PORT (as devrun's proxy and many platforms give it), or 8080.
 	addr := os.Getenv("ADDR")
+	if addr == "" && os.Getenv("PORT") != "" {
+		addr = "127.0.0.1:" + os.Getenv("PORT")
+	}
 	if addr == "" {
 		addr = ":8080"
 	}
