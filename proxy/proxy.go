@@ -1,7 +1,7 @@
 // Package proxy is devrun's reverse proxy in front of the app, so that no
 // request sees the app down: while a swap stops the old version and starts
-// the new one, the proxy holds each request, trying the app again every few
-// milliseconds, until it answers or Wait passes; then it answers 502 with
+// the new one, the proxy holds each request, trying the app again every
+// millisecond, until it answers or Wait passes; then it answers 502 with
 // what it tried. Requests that are safe to send twice (GET, HEAD, OPTIONS
 // without a body) and that the old version dropped as it stopped are sent
 // again to the new one.
@@ -45,7 +45,7 @@ type Proxy struct {
 }
 
 // retryEvery is how often a held request tries the app again.
-const retryEvery = 5 * time.Millisecond
+const retryEvery = time.Millisecond
 
 // Listen checks opts and listens on opts.Listen.
 func Listen(opts Options) (*Proxy, error) {
