@@ -13,7 +13,7 @@ const (
 	kDuration
 	kBool
 	kEnum
-	kPort  // a port number, given as a number or a string; stored as a string
+	kPort  // a number (a port, a count), given as a number or a string; stored as a string
 	kRules // watch.rules: a list of {paths, action}
 	kSteps // build.steps: a list of {name, run, on}, in devrun.yaml only
 )
@@ -44,7 +44,7 @@ var keys = []key{
 	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
 	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
-	{name: "build.parallel", kind: kString, def: "0", check: parallelBuilds, help: "how many services build at once (0: one for each CPU)", field: func(c *Config) any { return &c.Build.Parallel }},
+	{name: "build.parallel", kind: kPort, def: "0", check: parallelBuilds, help: "how many services build at once (0: one for each CPU)", field: func(c *Config) any { return &c.Build.Parallel }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 
 	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container", "compose"}, alias: "mode", help: "where the app runs: host, container, or compose (devrun as a compose sidecar)", field: func(c *Config) any { return &c.Run.Mode }},

@@ -63,7 +63,10 @@ func loadServices(v *viper.Viper, file, dir string, top *Config) ([]Service, []e
 	base := filepath.Base(file)
 	raw := v.Get("services")
 	entries, ok := raw.(map[string]any)
-	if !ok || len(entries) == 0 {
+	if ok && len(entries) == 0 {
+		return nil, []error{fmt.Errorf("services (in %s): must name at least one service, such as services.api.build.package, or be left out", base)}
+	}
+	if !ok {
 		return nil, []error{fmt.Errorf("services (in %s): must be a map of service names to their sections, such as services.api.build.package, not %s %v", base, typeName(raw), raw)}
 	}
 	names := make([]string, 0, len(entries))

@@ -183,3 +183,18 @@ func TestServicesShareNoPortOrService(t *testing.T) {
 		t.Errorf("--service api,api: %v", err)
 	}
 }
+
+// build.parallel is a number as YAML writes it, or a string; 0 is one
+// build for each CPU; others are refused, naming the key.
+func TestBuildParallel(t *testing.T) {
+	for _, ok := range []string{"build: {parallel: 2}\n", "build: {parallel: \"3\"}\n", "build: {parallel: 0}\n"} {
+		if _, err := load(t, ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"build: {parallel: -1}\n", "build: {parallel: 65}\n", "build: {parallel: x}\n"} {
+		if _, err := load(t, bad); err == nil || !strings.Contains(err.Error(), "build.parallel (from devrun.yaml): must be a number from 1 to 64, or 0") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
