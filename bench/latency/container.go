@@ -21,13 +21,14 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devrun/devrun/docker"
+	"github.com/devrun/devrun/internal/bench"
 	"github.com/devrun/devrun/internal/dockertest"
 )
 
 func engine() *client.Client {
 	c, err := docker.Connect(context.Background())
-	check(err)
-	check(dockertest.EnsureImages(context.Background(), c))
+	bench.Check(err)
+	bench.Check(dockertest.EnsureImages(context.Background(), c))
 	return c
 }
 
@@ -39,7 +40,7 @@ func startContainerDevrun(work, bin, name, dir string, port int) *devrunSwapper 
 		"--container.image", dockertest.BusyboxImage,
 		"--container.ports", fmt.Sprintf("%d:8080", port), "--container.env", "ADDR=:8080"})
 	abs, err := filepath.Abs(dir)
-	check(err)
+	bench.Check(err)
 	d.binary = filepath.Join(abs, ".devrun", "mount", "app")
 	d.app = func() []int { return appPIDs(c, docker.LabelProject+"="+docker.ProjectHash(abs)) }
 	return d
@@ -51,14 +52,14 @@ func startCompose(dir string, port int) *devrunSwapper {
 	c := engine()
 	dockertest.GolangImages(dockertest.FatalTB{}, c)
 	sidecar, err := dockertest.SidecarImage(context.Background(), c, ".")
-	check(err)
+	bench.Check(err)
 	abs, err := filepath.Abs(dir)
-	check(err)
-	check(os.Chmod(abs, 0o777)) // the sidecar's user writes its probe file there
+	bench.Check(err)
+	bench.Check(os.Chmod(abs, 0o777)) // the sidecar's user writes its probe file there
 	file, err := filepath.Abs("examples/compose/docker-compose.yml")
-	check(err)
+	bench.Check(err)
 	var st syscall.Stat_t
-	check(syscall.Stat("/var/run/docker.sock", &st))
+	bench.Check(syscall.Stat("/var/run/docker.sock", &st))
 	name := fmt.Sprintf("devrunbench%d", os.Getpid())
 	compose := func(args ...string) {
 		cmd := exec.Command("docker-compose", append([]string{"-p", name, "-f", file}, args...)...)
@@ -70,7 +71,7 @@ func startCompose(dir string, port int) *devrunSwapper {
 	}
 	compose("up", "-d", "--no-build")
 	vol, err := c.VolumeInspect(context.Background(), name+"_bin", client.VolumeInspectOptions{})
-	check(err)
+	bench.Check(err)
 	d := &devrunSwapper{port: port, stop: func() { compose("down", "-v", "-t", "5") }}
 	d.binary = filepath.Join(vol.Volume.Mountpoint, "app")
 	d.app = func() []int { return appPIDs(c, "com.docker.compose.project="+name, "com.docker.compose.service=app") }
@@ -125,9 +126,9 @@ type restartSwapper struct {
 func startRestart(dir string, port int) *restartSwapper {
 	c := engine()
 	abs, err := filepath.Abs(dir)
-	check(err)
+	bench.Check(err)
 	r := &restartSwapper{c: c, dir: abs, mount: filepath.Join(abs, "mount"), port: port}
-	check(os.MkdirAll(r.mount, 0o755))
+	bench.Check(os.MkdirAll(r.mount, 0o755))
 	r.build()
 	ctrPort := network.MustParsePort("8080/tcp")
 	created, err := c.ContainerCreate(context.Background(), client.ContainerCreateOptions{
@@ -143,10 +144,10 @@ func startRestart(dir string, port int) *restartSwapper {
 			Mounts:       []mount.Mount{{Type: mount.TypeBind, Source: r.mount, Target: "/devrun", ReadOnly: true}},
 		},
 	})
-	check(err)
+	bench.Check(err)
 	r.id = created.ID
 	_, err = c.ContainerStart(context.Background(), r.id, client.ContainerStartOptions{})
-	check(err)
+	bench.Check(err)
 	return r
 }
 
@@ -157,8 +158,8 @@ func (r *restartSwapper) build() {
 	cmd.Dir = r.dir
 	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
 	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-	check(os.Rename(tmp, filepath.Join(r.mount, "app")))
+	bench.Check(cmd.Run())
+	bench.Check(os.Rename(tmp, filepath.Join(r.mount, "app")))
 }
 
 func (r *restartSwapper) once(edit func(), v string) (time.Duration, time.Duration) {
@@ -168,7 +169,7 @@ func (r *restartSwapper) once(edit func(), v string) (time.Duration, time.Durati
 	swapped := time.Now()
 	timeout := 5
 	_, err := r.c.ContainerRestart(context.Background(), r.id, client.ContainerRestartOptions{Timeout: &timeout})
-	check(err)
+	bench.Check(err)
 	waitBody(r.port, v)
 	end := time.Now()
 	return end.Sub(start), end.Sub(swapped)

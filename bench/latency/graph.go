@@ -16,6 +16,7 @@ import (
 
 	"github.com/devrun/devrun/changes"
 	"github.com/devrun/devrun/graph"
+	"github.com/devrun/devrun/internal/bench"
 )
 
 // largePackages is the large app's number of packages (-packages).
@@ -28,7 +29,7 @@ var largePackages int
 // rebuilds that package and main, and links the whole program, as an edit
 // of a real app's handler does.
 func generateLarge(dir string, n int) {
-	write(dir, "go.mod", "module example.com/large\n\ngo 1.22\n")
+	bench.Write(dir, "go.mod", "module example.com/large\n\ngo 1.22\n")
 	var imports, uses strings.Builder
 	for i := range n {
 		name := fmt.Sprintf("p%04d", i)
@@ -44,12 +45,12 @@ func generateLarge(dir string, n int) {
 		for f := range 3 {
 			fmt.Fprintf(&b, "// F%d transforms s.\nfunc F%d(s string) string {\n\treturn strings.Repeat(strings.TrimSpace(s), %d)\n}\n\n", f, f, f+1)
 		}
-		write(filepath.Join(dir, "pkg", name), name+".go", b.String())
+		bench.Write(filepath.Join(dir, "pkg", name), name+".go", b.String())
 		fmt.Fprintf(&imports, "\t\"example.com/large/pkg/%s\"\n", name)
 		fmt.Fprintf(&uses, "\t_ = %s.F1\n", name)
 	}
-	check(os.MkdirAll(filepath.Join(dir, "version"), 0o755))
-	write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n\t\"example.com/large/version\"\n"+imports.String()+
+	bench.Check(os.MkdirAll(filepath.Join(dir, "version"), 0o755))
+	bench.Write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n\t\"example.com/large/version\"\n"+imports.String()+
 		")\n\nfunc main() {\n"+uses.String()+
 		"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, version.Version)\n\t}))\n}\n")
 }
@@ -71,21 +72,21 @@ func graphCosts(work, bin, dir string, n int) {
 		cmd := exec.Command("go", "list", "-e", "-deps", ".")
 		cmd.Dir = dir
 		_, err := cmd.Output()
-		check(err)
+		bench.Check(err)
 		floor = append(floor, time.Since(start))
 
 		start = time.Now()
 		g, err = graph.Load(ctx, opts)
-		check(err)
+		bench.Check(err)
 		load = append(load, time.Since(start))
 
 		p, err := changes.New(changes.Options{Dir: dir})
-		check(err)
+		bench.Check(err)
 		start = time.Now()
-		check(p.Load(ctx, opts))
+		bench.Check(p.Load(ctx, opts))
 		first = append(first, time.Since(start))
 		start = time.Now()
-		check(p.Load(ctx, opts))
+		bench.Check(p.Load(ctx, opts))
 		again = append(again, time.Since(start))
 	}
 	var bytes int64
@@ -98,7 +99,7 @@ func graphCosts(work, bin, dir string, n int) {
 		len(g.Dirs), len(g.Files), float64(bytes)/1e6, n)
 	fmt.Printf("%-52s %8s %8s %8s\n", "", "min", "median", "ratio")
 	row := func(name string, d []time.Duration) {
-		fmt.Printf("%-52s %8s %8s %8.2f\n", name, ms(minimum(d)), ms(median(d)), float64(median(d))/float64(median(floor)))
+		fmt.Printf("%-52s %8s %8s %8.2f\n", name, bench.MS(bench.Min(d)), bench.MS(bench.Median(d)), float64(bench.Median(d))/float64(bench.Median(floor)))
 	}
 	row("floor: go list -deps (the go command alone)", floor)
 	row("graph.Load: go list -deps -json, parsed", load)
@@ -113,8 +114,8 @@ func graphCosts(work, bin, dir string, n int) {
 	}
 	before := heap()
 	p, err := changes.New(changes.Options{Dir: dir})
-	check(err)
-	check(p.Load(ctx, opts))
+	bench.Check(err)
+	bench.Check(p.Load(ctx, opts))
 	after := heap()
 	runtime.KeepAlive(p)
 	fmt.Printf("heap held by the graph and the files' hashes: %.1f MB (%d bytes a file)\n",
@@ -130,7 +131,7 @@ func graphCosts(work, bin, dir string, n int) {
 // is loaded (or, with --watch.graph=false, the app answers), and returns
 // devrun's peak resident memory (VmHWM).
 func devrunMemory(work, bin, dir, name string, args ...string) int64 {
-	port := freePort()
+	port := bench.FreePort()
 	logFile := filepath.Join(work, "large-memory-"+name+".log")
 	d := startDevrunLog(bin, dir, port, logFile, args)
 	defer d.close()
@@ -149,11 +150,11 @@ func devrunMemory(work, bin, dir, name string, args ...string) int64 {
 		}
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.pid))
-	check(err)
+	bench.Check(err)
 	for _, line := range strings.Split(string(status), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
-			check(err)
+			bench.Check(err)
 			return kb * 1024
 		}
 	}

@@ -21,13 +21,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +37,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/devrun/devrun/internal/bench"
 )
 
 func main() {
@@ -53,7 +53,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
-	check(err)
+	bench.Check(err)
 	if *keep {
 		fmt.Println("work directory:", work)
 	} else {
@@ -62,7 +62,7 @@ func main() {
 	bin := *devrunBin
 	if bin == "" {
 		bin = filepath.Join(work, "devrun")
-		run("", "go", "build", "-o", bin, "./cmd/devrun")
+		bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	}
 	fmt.Printf("devrun edit-to-serve latency against its floor (go build + start + first response); %d iterations each\n", *n)
 	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", "mode", "app", "save", "", "min", "median", "p90")
@@ -81,7 +81,7 @@ func main() {
 				}
 				medians[mode+" "+app+" "+save] = r.overhead()
 				if mode != "restart" {
-					worst = max(worst, r.ratio(median))
+					worst = max(worst, r.ratio(bench.Median))
 				}
 			}
 		}
@@ -105,7 +105,7 @@ func (r result) ratio(stat func([]time.Duration) time.Duration) float64 {
 
 func (r result) print(mode, app, save string) {
 	row := func(name string, d []time.Duration) {
-		fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", mode, app, save, name, ms(minimum(d)), ms(median(d)), ms(p90(d)))
+		fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", mode, app, save, name, bench.MS(bench.Min(d)), bench.MS(bench.Median(d)), bench.MS(bench.P90(d)))
 	}
 	row("floor", r.floor)
 	if mode == "restart" {
@@ -113,7 +113,7 @@ func (r result) print(mode, app, save string) {
 	} else {
 		row("devrun", r.devrun)
 	}
-	fmt.Printf("%-9s %-10s %-8s %-7s %8.3f %8.3f %8.3f\n", mode, app, save, "ratio", r.ratio(minimum), r.ratio(median), r.ratio(p90))
+	fmt.Printf("%-9s %-10s %-8s %-7s %8.3f %8.3f %8.3f\n", mode, app, save, "ratio", r.ratio(bench.Min), r.ratio(bench.Median), r.ratio(bench.P90))
 	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", mode, app, save, "paired", "", r.paired(), "")
 	if len(r.swap) > 0 {
 		row("swap", r.swap)
@@ -127,7 +127,7 @@ func (r result) overhead() time.Duration {
 	for i := range r.floor {
 		d[i] = r.devrun[i] - r.floor[i]
 	}
-	return median(d)
+	return bench.Median(d)
 }
 
 // paired returns the median of devrun[i]/floor[i]: each devrun iteration
@@ -146,8 +146,8 @@ func measure(work, bin, mode, app, save string, n int) result {
 	name := mode + "-" + app + "-" + save
 	floorDir := makeApp(filepath.Join(work, name+"-floor"), app)
 	devDir := makeApp(filepath.Join(work, name+"-devrun"), app)
-	floorPort, devPort := freePort(), freePort()
-	run(floorDir, "go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
+	floorPort, devPort := bench.FreePort(), bench.FreePort()
+	bench.Run(floorDir, "go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
 
 	var swap swapper
 	switch mode {
@@ -206,7 +206,7 @@ func startDevrunLog(bin, dir string, port int, logFile string, args []string) *d
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	check(cmd.Start())
+	bench.Check(cmd.Start())
 	d := &devrunSwapper{port: port, pid: cmd.Process.Pid, stop: func() {
 		cancel() // Ctrl-C to devrun
 		cmd.Wait()
@@ -268,10 +268,10 @@ func floorOnce(dir string, port int, app, save, v string) time.Duration {
 	start := time.Now()
 	edit(dir, app, save, v)
 	out := filepath.Join(dir, "bin-"+v)
-	run(dir, "go", "build", "-o", out, ".")
+	bench.Run(dir, "go", "build", "-o", out, ".")
 	cmd := exec.Command(out)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
-	check(cmd.Start())
+	bench.Check(cmd.Start())
 	waitBody(port, v)
 	took := time.Since(start)
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -343,11 +343,11 @@ func edit(dir, app, save, v string) {
 	file, content := versionFile(dir, app, v)
 	switch save {
 	case "inplace":
-		check(os.WriteFile(file, []byte(content), 0o644))
+		bench.Check(os.WriteFile(file, []byte(content), 0o644))
 	case "rename":
 		tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".tmp"+strconv.Itoa(os.Getpid()))
-		check(os.WriteFile(tmp, []byte(content), 0o644))
-		check(os.Rename(tmp, file))
+		bench.Check(os.WriteFile(tmp, []byte(content), 0o644))
+		bench.Check(os.Rename(tmp, file))
 	default:
 		log.Fatalf("unknown save style %q", save)
 	}
@@ -365,14 +365,14 @@ func versionFile(dir, app, v string) (string, string) {
 
 // makeApp writes the app into dir and returns dir.
 func makeApp(dir, app string) string {
-	check(os.MkdirAll(dir, 0o755))
+	bench.Check(os.MkdirAll(dir, 0o755))
 	switch app {
 	case "hello":
 		src, err := os.ReadFile("examples/hello/main.go")
-		check(err)
+		bench.Check(err)
 		s := strings.Replace(string(src), "const version = \"v1\"", "", 1)
-		write(dir, "main.go", s)
-		write(dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
+		bench.Write(dir, "main.go", s)
+		bench.Write(dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
 	case "generated":
 		generate(dir)
 	case "large":
@@ -381,14 +381,14 @@ func makeApp(dir, app string) string {
 		log.Fatalf("unknown app %q", app)
 	}
 	file, content := versionFile(dir, app, "v0")
-	check(os.WriteFile(file, []byte(content), 0o644))
+	bench.Check(os.WriteFile(file, []byte(content), 0o644))
 	return dir
 }
 
 // generate writes a module of 30 packages, about 5,000 lines, whose main
 // package imports them all and serves p00.Version.
 func generate(dir string) {
-	write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
+	bench.Write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
 	var imports, uses strings.Builder
 	for p := range 30 {
 		name := fmt.Sprintf("p%02d", p)
@@ -401,48 +401,11 @@ func generate(dir string) {
 		for f := range 20 {
 			fmt.Fprintf(&b, "// F%d transforms s.\nfunc F%d(s string) string {\n\tif len(s) > %d {\n\t\ts = s[:%d]\n\t}\n\tparts := strings.Split(s, \",\")\n\tfor i, p := range parts {\n\t\tparts[i] = strings.TrimSpace(p)\n\t}\n\treturn strings.Join(parts, \";\")\n}\n\n", f, f, f+10, f+10)
 		}
-		write(filepath.Join(dir, name), name+".go", b.String())
+		bench.Write(filepath.Join(dir, name), name+".go", b.String())
 		fmt.Fprintf(&imports, "\t\"example.com/gen/%s\"\n", name)
 		fmt.Fprintf(&uses, "\t_ = %s.F1\n", name)
 	}
-	write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n"+imports.String()+
+	bench.Write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n"+imports.String()+
 		")\n\nfunc main() {\n"+uses.String()+
 		"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, p00.Version)\n\t}))\n}\n")
-}
-
-func write(dir, name, content string) {
-	check(os.MkdirAll(dir, 0o755))
-	check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-}
-
-func run(dir, name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func sorted(d []time.Duration) []time.Duration {
-	s := slices.Clone(d)
-	slices.SortFunc(s, cmp.Compare)
-	return s
-}
-
-func minimum(d []time.Duration) time.Duration { return sorted(d)[0] }
-func median(d []time.Duration) time.Duration  { return sorted(d)[len(d)/2] }
-func p90(d []time.Duration) time.Duration     { return sorted(d)[(len(d)*9)/10] }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond)) }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }

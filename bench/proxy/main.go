@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/devrun/devrun/internal/bench"
 )
 
 const app = `package main
@@ -54,15 +55,15 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-proxy-")
-	check(err)
+	bench.Check(err)
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "devrun")
-	run("", "go", "build", "-o", bin, "./cmd/devrun")
+	bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	fmt.Printf("unavailable time at each swap (first failed request to the new version's first answer; a client asking every ms), %d edits each\n", *n)
 	fmt.Printf("%-28s %10s %10s %10s %12s %10s\n", "case", "failed", "unavail p50", "unavail max", "edit→served", "requests")
 	for _, c := range []string{"floor", "devrun", "devrun+proxy"} {
 		r := measure(work, bin, c, *n)
-		fmt.Printf("%-28s %10d %10s %10s %12s %10d\n", c, r.failed, ms(median(r.unavailable)), ms(slices.Max(r.unavailable)), ms(median(r.served)), r.requests)
+		fmt.Printf("%-28s %10d %10s %10s %12s %10d\n", c, r.failed, ms(bench.Median(r.unavailable)), ms(slices.Max(r.unavailable)), ms(bench.Median(r.served)), r.requests)
 	}
 }
 
@@ -81,20 +82,20 @@ type sample struct {
 
 func measure(work, bin, kind string, n int) result {
 	dir := filepath.Join(work, "case-"+strings.ReplaceAll(kind, "+", "-"))
-	write(dir, "go.mod", "module example.com/app\n\ngo 1.22\n")
-	write(dir, "main.go", app)
-	write(dir, "version.go", version("v0"))
-	port, proxyPort := freePort(), freePort()
+	bench.Write(dir, "go.mod", "module example.com/app\n\ngo 1.22\n")
+	bench.Write(dir, "main.go", app)
+	bench.Write(dir, "version.go", version("v0"))
+	port, proxyPort := bench.FreePort(), bench.FreePort()
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	var stop func()
 	var swap func(v string) // for the floor: build and restart by hand
 	switch kind {
 	case "floor":
 		out := filepath.Join(dir, "app")
-		run(dir, "go", "build", "-o", out, ".")
+		bench.Run(dir, "go", "build", "-o", out, ".")
 		cmd := startApp(out, port)
 		swap = func(string) {
-			run(dir, "go", "build", "-o", out, ".")
+			bench.Run(dir, "go", "build", "-o", out, ".")
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 			cmd = startApp(out, port)
@@ -111,7 +112,7 @@ func measure(work, bin, kind string, n int) result {
 		cmd.Dir = dir
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = 10 * time.Second
-		check(cmd.Start())
+		bench.Check(cmd.Start())
 		stop = func() { cancel(); cmd.Wait() }
 	}
 	defer stop()
@@ -146,7 +147,7 @@ func measure(work, bin, kind string, n int) result {
 			}
 		}()
 		start := time.Now()
-		write(dir, "version.go", version(v))
+		bench.Write(dir, "version.go", version(v))
 		if swap != nil {
 			swap(v)
 		}
@@ -180,7 +181,7 @@ func measure(work, bin, kind string, n int) result {
 func startApp(bin string, port int) *exec.Cmd {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-	check(cmd.Start())
+	bench.Check(cmd.Start())
 	return cmd
 }
 
@@ -199,35 +200,4 @@ func waitFor(url, want string) {
 	log.Fatalf("%s never answered %s", url, want)
 }
 
-func write(dir, name, content string) {
-	check(os.MkdirAll(dir, 0o755))
-	check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-}
-
-func run(dir, name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
-}

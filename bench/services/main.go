@@ -26,19 +26,19 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/devrun/devrun/internal/bench"
 )
 
 func main() {
@@ -47,14 +47,14 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-services-")
-	check(err)
+	bench.Check(err)
 	if *keep {
 		fmt.Println("work directory:", work)
 	} else {
 		defer os.RemoveAll(work)
 	}
 	bin := filepath.Join(work, "devrun")
-	run("", "go", "build", "-o", bin, "./cmd/devrun")
+	bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	fmt.Printf("devrun with several services against its floor (go build + restart of each service by hand, one after the other); %d iterations each, %d CPUs\n", *n, numCPU())
 	fmt.Printf("%-44s %8s %8s %8s\n", "case", "min", "median", "p90")
 	for _, services := range []int{2, 4} {
@@ -78,8 +78,8 @@ func main() {
 		row(name+": floor", floor)
 		row(name+": devrun, parallel 1", serial)
 		row(name+": devrun, default", parallel)
-		fmt.Printf("%-44s %8.3f %8.3f\n", name+": ratio, parallel 1", ratio(serial, floor, minimum), ratio(serial, floor, median))
-		fmt.Printf("%-44s %8.3f %8.3f\n", name+": ratio, default", ratio(parallel, floor, minimum), ratio(parallel, floor, median))
+		fmt.Printf("%-44s %8.3f %8.3f\n", name+": ratio, parallel 1", ratio(serial, floor, bench.Min), ratio(serial, floor, bench.Median))
+		fmt.Printf("%-44s %8.3f %8.3f\n", name+": ratio, default", ratio(parallel, floor, bench.Min), ratio(parallel, floor, bench.Median))
 	}
 
 	// One service's own package, with four running, against the floor
@@ -88,7 +88,7 @@ func main() {
 	floorApp := newApp(filepath.Join(work, "floor-one"), 4)
 	devApp := newApp(filepath.Join(work, "devrun-four"), 4)
 	oneApp := newApp(filepath.Join(work, "devrun-one"), 1)
-	write(oneApp.dir, "devrun.yaml", "run:\n  stop_timeout: 2s\n  env: [PORT="+strconv.Itoa(oneApp.ports[0])+"]\nbuild:\n  package: ./cmd/s1\n")
+	bench.Write(oneApp.dir, "devrun.yaml", "run:\n  stop_timeout: 2s\n  env: [PORT="+strconv.Itoa(oneApp.ports[0])+"]\nbuild:\n  package: ./cmd/s1\n")
 	floorApp.startByHand()
 	stop := devApp.startDevrun(bin, work, "0")
 	stopOne := oneApp.startDevrun(bin, work, "0")
@@ -104,9 +104,9 @@ func main() {
 	row("one service's package: floor", floor)
 	row("one service's package: devrun, 1 service", one)
 	row("one service's package: devrun, 4 services", dev)
-	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 1 service", ratio(one, floor, minimum), ratio(one, floor, median))
-	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 4 services", ratio(dev, floor, minimum), ratio(dev, floor, median))
-	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: 4 services / 1", ratio(dev, one, minimum), ratio(dev, one, median))
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 1 service", ratio(one, floor, bench.Min), ratio(one, floor, bench.Median))
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: ratio, 4 services", ratio(dev, floor, bench.Min), ratio(dev, floor, bench.Median))
+	fmt.Printf("%-44s %8.3f %8.3f\n", "one service's package: 4 services / 1", ratio(dev, one, bench.Min), ratio(dev, one, bench.Median))
 }
 
 // app is a generated module with services main packages.
@@ -118,7 +118,7 @@ type app struct {
 
 func newApp(dir string, services int) *app {
 	a := &app{dir: dir}
-	write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
+	bench.Write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
 	var imports, uses strings.Builder
 	for p := range 30 {
 		name := fmt.Sprintf("p%02d", p)
@@ -127,25 +127,25 @@ func newApp(dir string, services int) *app {
 		for f := range 20 {
 			fmt.Fprintf(&b, "// F%d transforms s.\nfunc F%d(s string) string {\n\tif len(s) > %d {\n\t\ts = s[:%d]\n\t}\n\tparts := strings.Split(s, \",\")\n\tfor i, p := range parts {\n\t\tparts[i] = strings.TrimSpace(p)\n\t}\n\treturn strings.Join(parts, \";\")\n}\n\n", f, f, f+10, f+10)
 		}
-		write(filepath.Join(dir, "internal", name), name+".go", b.String())
+		bench.Write(filepath.Join(dir, "internal", name), name+".go", b.String())
 		fmt.Fprintf(&imports, "\t\"example.com/gen/internal/%s\"\n", name)
 		fmt.Fprintf(&uses, "\t_ = %s.F1\n", name)
 	}
-	write(filepath.Join(dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \"v0\"\n")
+	bench.Write(filepath.Join(dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \"v0\"\n")
 	var yaml strings.Builder
 	yaml.WriteString("run:\n  stop_timeout: 2s\nservices:\n")
 	for s := 1; s <= services; s++ {
 		name := fmt.Sprintf("s%d", s)
-		port := freePort()
+		port := bench.FreePort()
 		a.ports = append(a.ports, port)
-		write(filepath.Join(dir, "cmd", name), "version.go", "package main\n\nconst own = \"v0\"\n")
-		write(filepath.Join(dir, "cmd", name), "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n\t\"example.com/gen/internal/shared\"\n"+imports.String()+
+		bench.Write(filepath.Join(dir, "cmd", name), "version.go", "package main\n\nconst own = \"v0\"\n")
+		bench.Write(filepath.Join(dir, "cmd", name), "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n\t\"example.com/gen/internal/shared\"\n"+imports.String()+
 			")\n\nfunc main() {\n"+uses.String()+
 			"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, shared.V, \" \", own, \" \", os.Getpid())\n\t}))\n}\n")
 		fmt.Fprintf(&yaml, "  %s:\n    run: {env: [PORT=%d]}\n", name, port)
 	}
-	write(dir, "devrun.yaml", yaml.String())
-	run(dir, "go", "build", "-o", filepath.Join(dir, "warm"), "./cmd/s1") // warm the build cache
+	bench.Write(dir, "devrun.yaml", yaml.String())
+	bench.Run(dir, "go", "build", "-o", filepath.Join(dir, "warm"), "./cmd/s1") // warm the build cache
 	return a
 }
 
@@ -158,7 +158,7 @@ func (a *app) startDevrun(bin, work, parallel string) func() {
 	cmd.Dir = a.dir
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	check(cmd.Start())
+	bench.Check(cmd.Start())
 	for _, port := range a.ports {
 		waitBody(port, "v0 v0 ")
 	}
@@ -179,7 +179,7 @@ func (a *app) editShared(v string) time.Duration {
 		old = append(old, pidOf(port))
 	}
 	start := time.Now()
-	write(filepath.Join(a.dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \""+v+"\"\n")
+	bench.Write(filepath.Join(a.dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \""+v+"\"\n")
 	for _, pid := range old {
 		waitGone(pid)
 	}
@@ -193,7 +193,7 @@ func (a *app) editShared(v string) time.Duration {
 func (a *app) editOwn(v string) time.Duration {
 	old := pidOf(a.ports[0])
 	start := time.Now()
-	write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
+	bench.Write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
 	waitGone(old)
 	waitBody(a.ports[0], " "+v+" ")
 	return time.Since(start)
@@ -202,12 +202,12 @@ func (a *app) editOwn(v string) time.Duration {
 // pidOf asks the service on port for its PID.
 func pidOf(port int) int {
 	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	check(err)
+	bench.Check(err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	f := strings.Fields(string(b))
 	pid, err := strconv.Atoi(f[len(f)-1])
-	check(err)
+	bench.Check(err)
 	return pid
 }
 
@@ -233,7 +233,7 @@ func (a *app) binary(i int) string { return filepath.Join(a.dir, fmt.Sprintf("bi
 
 func (a *app) startByHand() {
 	for i := range a.ports {
-		run(a.dir, "go", "build", "-o", a.binary(i), fmt.Sprintf("./cmd/s%d", i+1))
+		bench.Run(a.dir, "go", "build", "-o", a.binary(i), fmt.Sprintf("./cmd/s%d", i+1))
 		a.procs = append(a.procs, a.startOne(i))
 	}
 	for _, port := range a.ports {
@@ -244,12 +244,12 @@ func (a *app) startByHand() {
 func (a *app) startOne(i int) *exec.Cmd {
 	cmd := exec.Command(a.binary(i))
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(a.ports[i]))
-	check(cmd.Start())
+	bench.Check(cmd.Start())
 	return cmd
 }
 
 func (a *app) restartByHand(i int, want string) {
-	run(a.dir, "go", "build", "-o", a.binary(i), fmt.Sprintf("./cmd/s%d", i+1))
+	bench.Run(a.dir, "go", "build", "-o", a.binary(i), fmt.Sprintf("./cmd/s%d", i+1))
 	a.procs[i].Process.Signal(syscall.SIGTERM)
 	a.procs[i].Wait()
 	a.procs[i] = a.startOne(i)
@@ -258,7 +258,7 @@ func (a *app) restartByHand(i int, want string) {
 
 func (a *app) editSharedByHand(v string) time.Duration {
 	start := time.Now()
-	write(filepath.Join(a.dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \""+v+"\"\n")
+	bench.Write(filepath.Join(a.dir, "internal", "shared"), "shared.go", "package shared\n\nconst V = \""+v+"\"\n")
 	for i := range a.ports {
 		a.restartByHand(i, v+" ")
 	}
@@ -267,7 +267,7 @@ func (a *app) editSharedByHand(v string) time.Duration {
 
 func (a *app) editOwnByHand(v string) time.Duration {
 	start := time.Now()
-	write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
+	bench.Write(filepath.Join(a.dir, "cmd", "s1"), "version.go", "package main\n\nconst own = \""+v+"\"\n")
 	a.restartByHand(0, " "+v+" ")
 	return time.Since(start)
 }
@@ -299,48 +299,11 @@ func waitBody(port int, v string) {
 }
 
 func row(name string, d []time.Duration) {
-	fmt.Printf("%-44s %8s %8s %8s\n", name, ms(minimum(d)), ms(median(d)), ms(p90(d)))
+	fmt.Printf("%-44s %8s %8s %8s\n", name, bench.MS(bench.Min(d)), bench.MS(bench.Median(d)), bench.MS(bench.P90(d)))
 }
 
 func ratio(a, b []time.Duration, stat func([]time.Duration) time.Duration) float64 {
 	return float64(stat(a)) / float64(stat(b))
 }
 
-func write(dir, name, content string) {
-	check(os.MkdirAll(dir, 0o755))
-	check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-}
-
-func run(dir, name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func numCPU() int { return runtime.NumCPU() }
-
-func sorted(d []time.Duration) []time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s
-}
-
-func minimum(d []time.Duration) time.Duration { return sorted(d)[0] }
-func median(d []time.Duration) time.Duration  { return sorted(d)[len(d)/2] }
-func p90(d []time.Duration) time.Duration     { return sorted(d)[(len(d)*9)/10] }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond)) }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
-}
