@@ -43,7 +43,12 @@ type Options struct {
 	// QuietIgnored says a change that does nothing at debug level only:
 	// with several services, the caller says it once for all of them.
 	QuietIgnored bool
-	Log          *slog.Logger
+	// Reload is told of changes a rule says the app serves from disk
+	// (rules.Reload) when nothing else in their batch builds or restarts
+	// the app (which reloads the pages anyway); nil when no proxy runs.
+	// Called from Run's goroutine; it must not block.
+	Reload func(paths []string)
+	Log    *slog.Logger
 }
 
 // A Pipeline decides what changes do; see the package's doc.
@@ -358,7 +363,7 @@ func (p *Pipeline) Run(ctx context.Context, batches <-chan watcher.Batch, trigge
 
 // handle decides one batch, and sends what it asks for.
 func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- runner.Trigger) {
-	var build, restart, ignored, same []string
+	var build, restart, ignored, same, served []string
 	var steps []string
 	reload := false
 	for _, rel := range b.Paths {
@@ -412,6 +417,8 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 			}
 		case rules.Restart:
 			restart = append(restart, rel)
+		case rules.Reload:
+			served = append(served, rel)
 		default:
 			ignored = append(ignored, rel)
 		}
@@ -425,6 +432,13 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 		t = &runner.Trigger{Paths: append(build, restart...), Steps: steps}
 	case len(restart) > 0:
 		t = &runner.Trigger{Paths: restart, Restart: true}
+	case len(served) > 0 && p.opts.Reload != nil:
+		p.opts.Log.Info(describe(served) + ": pages reload")
+		p.opts.Reload(served)
+		return
+	case len(served) > 0:
+		p.opts.Log.Info(describe(served) + ": a rule says reload, and no proxy runs (proxy.listen): nothing to do")
+		return
 	case len(ignored) > 0:
 		msg := describe(ignored) + ": not read by the build, no rule: nothing to do (devrun why " + quoteArg(ignored[0]) + ")"
 		if p.opts.QuietIgnored {

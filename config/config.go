@@ -98,6 +98,15 @@ type ProxyConfig struct {
 	Listen string        // where the proxy listens; "" for no proxy
 	App    string        // the app's address; "" for a port devrun picks and gives the app in PORT
 	Wait   time.Duration // how long a request waits for the app during a swap
+	Ready  string        // a path that answers 2xx or 3xx once the app is ready; "" for a connection
+	Swap   string        // auto, start-first or stop-first
+	Reload bool          // put the reload script into HTML pages
+}
+
+// StartFirst reports whether each new version starts before the old one
+// stops (proxy.swap, with auto resolved).
+func (p ProxyConfig) StartFirst() bool {
+	return p.Swap == "start-first" || (p.Swap == "auto" && p.App == "")
 }
 
 // ImageConfig says how devrun build builds the production image.
@@ -317,6 +326,10 @@ func (c *Config) crossCheck(dir string) []error {
 	if c.Proxy.Listen != "" && c.Proxy.App == "" && c.Run.Mode != "host" {
 		errs = append(errs, fmt.Errorf("proxy.app (from %s): must name the address the app is published on, such as 127.0.0.1:8080, with run.mode %s (from %s): devrun chooses the app's port on the host only",
 			c.sources["proxy.app"], c.Run.Mode, c.sources["run.mode"]))
+	}
+	if c.Proxy.Swap == "start-first" && c.Proxy.App != "" {
+		errs = append(errs, fmt.Errorf("proxy.swap (from %s): start-first gives each version a port of its own in PORT, and proxy.app (from %s) fixes the app's address: remove proxy.app, or use stop-first",
+			c.sources["proxy.swap"], c.sources["proxy.app"]))
 	}
 	if c.Watch.MaxWait < c.Watch.Debounce {
 		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",

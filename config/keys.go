@@ -59,7 +59,7 @@ var keys = []key{
 
 	{name: "watch.paths", kind: kList, def: []string{"."}, check: both(nonEmptyList, nonEmptyEntries), help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
 	{name: "watch.graph", kind: kBool, def: true, help: "rebuild only for what the build reads, as the go command knows it (false: for any change not ignored)", field: func(c *Config) any { return &c.Watch.Graph }},
-	{name: "watch.rules", kind: kRules, def: []Rule{}, help: "what changes to files the build does not read do: GLOB=restart|ignore|rebuild words, or a list of {paths, action} in devrun.yaml", field: func(c *Config) any { return &c.Watch.Rules }},
+	{name: "watch.rules", kind: kRules, def: []Rule{}, help: "what changes to files the build does not read do: GLOB=restart|ignore|rebuild|reload words (reload: a file the app serves from disk; pages through the proxy reload, or restyle for a stylesheet), or a list of {paths, action} in devrun.yaml", field: func(c *Config) any { return &c.Watch.Rules }},
 	{name: "watch.include", kind: kList, def: []string{}, check: globList, help: "only files matching these globs trigger a build", field: func(c *Config) any { return &c.Watch.Include }},
 	{name: "watch.exclude", kind: kList, def: []string{}, check: globList, help: "globs of files and directories to ignore", field: func(c *Config) any { return &c.Watch.Exclude }},
 	{name: "watch.debounce", kind: kDuration, def: 10 * time.Millisecond, check: between(0, 10*time.Second), help: "how long the tree must be quiet before a build", field: func(c *Config) any { return &c.Watch.Debounce }},
@@ -71,6 +71,9 @@ var keys = []key{
 
 	{name: "proxy.listen", kind: kString, def: "", check: addrOrEmpty, help: "where devrun's proxy in front of the app listens, such as 127.0.0.1:3000 (a bare port is on 127.0.0.1); requests wait during a swap instead of failing", field: func(c *Config) any { return &c.Proxy.Listen }},
 	{name: "proxy.app", kind: kString, def: "", check: addrOrEmpty, help: "the address the proxy forwards to (default: a free port on 127.0.0.1 that devrun gives the app in PORT)", field: func(c *Config) any { return &c.Proxy.App }},
+	{name: "proxy.ready", kind: kString, def: "", check: pathOrEmpty, help: "a path of the app that answers 2xx or 3xx once a new version is ready, such as /healthz (default: once it accepts a connection)", field: func(c *Config) any { return &c.Proxy.Ready }},
+	{name: "proxy.swap", kind: kEnum, def: "auto", allowed: []string{"auto", "start-first", "stop-first"}, help: "start-first: start each new version on a port of its own while the old one serves, switch once it answers, then stop the old one (no downtime; the app must listen on $PORT and be able to run twice); stop-first: stop the old one, then start the new one; auto: start-first where devrun chooses the app's port", field: func(c *Config) any { return &c.Proxy.Swap }},
+	{name: "proxy.reload", kind: kBool, def: true, help: "put devrun's reload script into HTML pages: they reload once a new version answers, show a failed build's errors, and restyle when a stylesheet changes", field: func(c *Config) any { return &c.Proxy.Reload }},
 	{name: "proxy.wait", kind: kDuration, def: 30 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long a request through the proxy waits for the app", field: func(c *Config) any { return &c.Proxy.Wait }},
 
 	{name: "compose.service", kind: kString, def: "app", check: serviceName, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},

@@ -11,7 +11,7 @@ import (
 // build graph cannot know (watch.rules).
 type Rule struct {
 	Paths  []string // globs relative to the project directory; ** for any depth
-	Action string   // restart, ignore or rebuild
+	Action string   // restart, ignore, rebuild or reload
 }
 
 // A Step is a command run before the build when a change matches it, and
@@ -23,7 +23,7 @@ type Step struct {
 }
 
 // RuleActions are the actions a rule may name.
-var RuleActions = []string{"restart", "ignore", "rebuild"}
+var RuleActions = []string{"restart", "ignore", "rebuild", "reload"}
 
 // parseRules reads watch.rules: in devrun.yaml a list of mappings
 // {paths: [GLOB...], action: ACTION}; in a flag or DEVRUN_WATCH_RULES,

@@ -55,13 +55,13 @@ run:
 
 func TestBadRulesAndSteps(t *testing.T) {
 	for _, tc := range []struct{ yaml, flag, want string }{
-		{yaml: "watch:\n  rules:\n    - paths: [a]\n      action: sync\n", want: `watch.rules (from devrun.yaml): item 1: action must be one of restart, ignore, rebuild, not "sync"`},
+		{yaml: "watch:\n  rules:\n    - paths: [a]\n      action: sync\n", want: `watch.rules (from devrun.yaml): item 1: action must be one of restart, ignore, rebuild, reload, not "sync"`},
 		{yaml: "watch:\n  rules:\n    - action: ignore\n", want: `watch.rules (from devrun.yaml): item 1: paths must name at least one glob`},
 		{yaml: "watch:\n  rules:\n    - paths: [a]\n      action: ignore\n      when: now\n", want: `item 1: when: unknown field "when" (a rule has paths and action)`},
 		{yaml: "watch:\n  rules: [templates]\n", want: `item 1 must be a mapping`},
 		{yaml: "watch:\n  rules:\n    - paths: [\"a/[b\"]\n      action: ignore\n", want: `item 1: paths:`},
 		{flag: "templates", want: `watch.rules (from flag --watch.rules): "templates" is not GLOB=ACTION`},
-		{flag: "a=sync", want: `action must be one of restart, ignore, rebuild, not "sync"`},
+		{flag: "a=sync", want: `action must be one of restart, ignore, rebuild, reload, not "sync"`},
 		{yaml: "build:\n  steps:\n    - on: [\"**/*.templ\"]\n", want: `build.steps (from devrun.yaml): item 1: run must name a command`},
 		{yaml: "build:\n  steps:\n    - run: [templ, generate]\n", want: `item 1: on must name at least one glob`},
 		{yaml: "build:\n  steps:\n    - run: [x]\n      on: [y]\n      shell: true\n", want: `unknown field "shell" (a step has name, run and on)`},

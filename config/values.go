@@ -521,6 +521,15 @@ func addrOrEmpty(v any) string {
 	return ""
 }
 
+// pathOrEmpty checks a URL path: it starts with /.
+func pathOrEmpty(v any) string {
+	s := v.(string)
+	if s == "" || (strings.HasPrefix(s, "/") && !strings.ContainsAny(s, " \t\n")) {
+		return ""
+	}
+	return fmt.Sprintf("must be a path of the app starting with /, such as /healthz, not %q", s)
+}
+
 // Addr makes a bare port an address on 127.0.0.1: 3000 → 127.0.0.1:3000.
 func Addr(s string) string {
 	if _, err := strconv.Atoi(s); err == nil {

@@ -8,7 +8,17 @@
 //
 // It is the standard library's httputil.ReverseProxy: X-Forwarded-*
 // headers are set, responses stream (SSE), and WebSocket upgrades pass
-// through. A Proxy is made by Listen and served by Serve, once.
+// through. Clients may speak HTTP/1.1 or HTTP/2 without TLS (h2c, with
+// prior knowledge); the proxy speaks HTTP/1.1 to the app.
+//
+// The proxy also reloads the browser: into each HTML page it puts one
+// small script (see inject.go) that listens to devrun's events under
+// /__devrun/ (see events.go) and reloads the page once the new version
+// answers, shows a failed build's output over the page, and restyles it
+// when a stylesheet changes. Nothing else of devrun is served there.
+//
+// A Proxy is made by Listen and served by Serve, once. Its other methods
+// are safe for concurrent use.
 package proxy
 
 import (
@@ -22,6 +32,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -35,13 +47,27 @@ type Options struct {
 	// is expected to do ("devrun gave the app PORT=41234: does it listen there?").
 	Hint string
 	Log  *slog.Logger // devrun's messages; default discarded
+	// NoScript leaves HTML pages as the app made them: no reload script,
+	// no overlay (proxy.reload false).
+	NoScript bool
+	// Ready, when set, is the path of the app that tells it is ready: a
+	// GET of it must answer 2xx or 3xx. By default a version is ready once
+	// it accepts a connection. See WaitReady.
+	Ready string
 }
 
 // A Proxy forwards to the app; see the package's doc.
 type Proxy struct {
-	opts Options
-	ln   net.Listener
-	srv  *http.Server
+	opts   Options
+	ln     net.Listener
+	srv    *http.Server
+	target atomic.Pointer[string] // the app's address now; Switch changes it
+	events *hub
+	vers   versions
+	// transport is the one to the app. Its connections are kept by the
+	// address a request was sent to; a connection dialled for a request
+	// held across a Switch is to the new address.
+	transport *http.Transport
 }
 
 // retryEvery is how often a held request tries the app again.
@@ -58,21 +84,29 @@ func Listen(opts Options) (*Proxy, error) {
 	if _, _, err := net.SplitHostPort(opts.Target); err != nil {
 		return nil, fmt.Errorf("the app's address %q: %w", opts.Target, err)
 	}
+	if opts.Ready != "" && !strings.HasPrefix(opts.Ready, "/") {
+		return nil, fmt.Errorf("proxy.ready: %q is not a path: it starts with /, such as /healthz", opts.Ready)
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("proxy.listen: %w", err)
 	}
-	p := &Proxy{opts: opts, ln: ln}
-	target := &url.URL{Scheme: "http", Host: opts.Target}
+	p := &Proxy{opts: opts, ln: ln, events: newHub()}
+	p.target.Store(&opts.Target)
 	tr := &http.Transport{
 		DialContext:         p.dial,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}
+	p.transport = tr
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
+			// The version the request is sent to: a page is marked with it,
+			// and reloads when a newer one is ready.
+			target := p.target.Load()
+			r.Out = r.Out.WithContext(context.WithValue(r.Out.Context(), targetKey{}, target))
+			r.SetURL(&url.URL{Scheme: "http", Host: *target})
 			r.SetXForwarded()
 			r.Out.Host = r.In.Host
 		},
@@ -80,8 +114,42 @@ func Listen(opts Options) (*Proxy, error) {
 		FlushInterval: -1, // stream: SSE and long responses pass as they come
 		ErrorHandler:  p.failed,
 	}
-	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: time.Minute}
+	if !opts.NoScript {
+		rp.ModifyResponse = p.inject
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", rp)
+	mux.HandleFunc(reserved, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == eventsPath && !opts.NoScript {
+			p.events.serve(w, r)
+			return
+		}
+		http.Error(w, "devrun's proxy serves nothing else under "+reserved, http.StatusNotFound)
+	})
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute, Protocols: new(http.Protocols)}
+	p.srv.Protocols.SetHTTP1(true)
+	p.srv.Protocols.SetUnencryptedHTTP2(true)
 	return p, nil
+}
+
+// reserved is the path under which devrun serves its events; eventsPath is
+// the only thing there.
+const (
+	reserved   = "/__devrun/"
+	eventsPath = reserved + "events"
+)
+
+// targetKey is the context key of the address a request was sent to.
+type targetKey struct{}
+
+// Target is the app's address the proxy forwards to now.
+func (p *Proxy) Target() string { return *p.target.Load() }
+
+// Switch makes the proxy forward new requests to addr, a new version
+// that is ready; requests under way finish with the one they reached.
+func (p *Proxy) Switch(addr string) {
+	p.target.Store(&addr)
+	p.transport.CloseIdleConnections() // to the old version, of no more use
 }
 
 // Addr is the address the proxy listens on.
@@ -108,14 +176,16 @@ func (p *Proxy) Serve(ctx context.Context) error {
 func (p *Proxy) Close() error { return p.ln.Close() }
 
 // dial connects to the app, trying again while it refuses (it is being
-// swapped), until ctx is done.
+// swapped), until ctx is done. Each try is to the address the proxy
+// forwards to then: a request held while the app starts again on another
+// port goes there.
 func (p *Proxy) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	var d net.Dialer
 	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		c, err := d.DialContext(actx, network, p.opts.Target)
+		c, err := d.DialContext(actx, network, p.Target())
 		cancel()
 		if err == nil {
 			return c, nil
@@ -128,6 +198,14 @@ func (p *Proxy) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	}
 }
 
+// targetOf is the address the request of ctx was sent to.
+func targetOf(ctx context.Context, p *Proxy) string {
+	if t, ok := ctx.Value(targetKey{}).(*string); ok {
+		return *t
+	}
+	return p.Target()
+}
+
 // failed answers 502 when the app did not answer in time.
 func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
@@ -137,11 +215,11 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if p.opts.Hint != "" {
 		hint = "; " + p.opts.Hint
 	}
-	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v%s", r.Method, r.URL.Path, p.opts.Target, p.opts.Wait, err, hint))
+	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v%s", r.Method, r.URL.Path, targetOf(r.Context(), p), p.opts.Wait, err, hint))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusBadGateway)
 	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s did not answer within proxy.wait (%s): %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
-		html.EscapeString(p.opts.Target), p.opts.Wait, html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
+		html.EscapeString(targetOf(r.Context(), p)), p.opts.Wait, html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
 }
 
 // retrying is a RoundTripper that waits for the app at most wait for a

@@ -31,10 +31,11 @@ const (
 	Ignore  Action = "ignore"  // nothing
 	Rebuild Action = "rebuild" // build, and swap the app
 	Restart Action = "restart" // restart the app without a build: a file it reads at run time
+	Reload  Action = "reload"  // neither: a file the app serves from disk; the pages reload
 )
 
 // Actions lists the actions a rule may name.
-var Actions = []Action{Restart, Ignore, Rebuild}
+var Actions = []Action{Restart, Ignore, Rebuild, Reload}
 
 // A Rule matches paths to an action, for what the graph does not know.
 type Rule struct {
@@ -96,7 +97,7 @@ func New(dir string, g func() *graph.Graph, rules []Rule, steps []Step) (*Decide
 			return nil, fmt.Errorf("rule %d: %w", i+1, err)
 		}
 		if !slices.Contains(Actions, r.Action) {
-			return nil, fmt.Errorf("rule %d: the action %q is not one of restart, ignore, rebuild", i+1, r.Action)
+			return nil, fmt.Errorf("rule %d: the action %q is not one of restart, ignore, rebuild, reload", i+1, r.Action)
 		}
 		d.rules = append(d.rules, compiled{r, pm})
 	}

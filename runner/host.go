@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -120,7 +122,11 @@ func (p *hostProcess) Stop(ctx context.Context) error {
 	p.tree.release()
 	stopDaemons()
 	if p.pidFile != "" {
-		os.Remove(p.pidFile)
+		// Unless a version started after this one (overlapping it) has
+		// written its own.
+		if b, err := os.ReadFile(p.pidFile); err == nil && strings.HasPrefix(string(b), strconv.Itoa(p.pid)+" ") {
+			os.Remove(p.pidFile)
+		}
 	}
 	return p.err
 }

@@ -60,6 +60,12 @@ type Supervisor struct {
 	// Force, once closed, makes a stop kill the app at once instead of
 	// waiting for the stop timeout (a second Ctrl-C).
 	Force <-chan struct{}
+	// Overlap starts each new version while the old one still runs, and
+	// stops the old one once the new one has started: for a Starter that
+	// gives each version a port of its own and returns once it serves
+	// (see proxy.Switcher). A version that fails to start leaves the old
+	// one running. Restarts after the app exited are as without it.
+	Overlap bool
 }
 
 // Run builds and starts the app, then builds and swaps it for every Trigger
@@ -187,6 +193,10 @@ func (l *loop) restartNow(ctx context.Context, t Trigger) {
 	default:
 		l.Log.Info(describe(t.Paths) + ": restarting")
 		l.backoff, l.restartAt = 0, nil
+		if l.Overlap && l.proc != nil && !l.reported {
+			l.replace(ctx, l.art, timings{debounce: t.Sent.Sub(t.First)})
+			return
+		}
 		l.start(ctx, l.art, timings{debounce: t.Sent.Sub(t.First)})
 	}
 }
@@ -236,11 +246,16 @@ func (l *loop) stillServing() string {
 	return "waiting for a change"
 }
 
-// swap stops the running app, if any, and starts a.
+// swap stops the running app, if any, and starts a; with Overlap, it
+// starts a first.
 func (l *loop) swap(ctx context.Context, a Artifact, t timings) {
 	l.art = a
 	l.backoff = 0
 	l.restartAt = nil
+	if l.Overlap && l.proc != nil && !l.reported {
+		l.replace(ctx, a, t)
+		return
+	}
 	if l.proc != nil {
 		start := time.Now()
 		l.stopApp()
@@ -288,6 +303,32 @@ func (l *loop) start(ctx context.Context, a Artifact, t timings) {
 		l.Log.Info(fmt.Sprintf("started in %s (debounce %s, build %s, stop %s, start %s)",
 			total, ms(t.debounce), ms(t.build), ms(t.stop), ms(t.start)))
 	}
+	l.cycles++
+}
+
+// replace starts a while the running app runs on, and stops the running
+// app once a has started; if a fails to start, the running app serves on.
+func (l *loop) replace(ctx context.Context, a Artifact, t timings) {
+	begin := time.Now()
+	p, err := l.Starter.Start(ctx, a)
+	t.start = time.Since(begin)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.Log.Error(err.Error() + "; the previous version still serves")
+		}
+		return
+	}
+	total := ms(t.debounce + t.build + t.start)
+	begin = time.Now()
+	l.stopApp()
+	stopped := time.Since(begin)
+	l.proc, l.started, l.reported = p, time.Now(), false
+	what := fmt.Sprintf("build %s", ms(t.build))
+	if t.build == 0 {
+		what = "no build"
+	}
+	l.Log.Info(fmt.Sprintf("started in %s (debounce %s, %s, start %s; the previous version then stopped in %s)",
+		total, ms(t.debounce), what, ms(t.start), ms(stopped)))
 	l.cycles++
 }
 

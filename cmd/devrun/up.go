@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -320,42 +319,49 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	if err := os.MkdirAll(c.Build.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("making build.output: %w", err)
 	}
-	pipe, err := pipeline(c, log, p.several)
-	if err != nil {
-		return nil, err
-	}
 	check, err := runner.ParseReady(c.Run.Ready)
 	if err != nil {
 		return nil, fmt.Errorf("run.ready: %w", err)
 	}
-	u := &unit{svc: s, log: log, pipe: pipe, own: []string{c.Build.Output}, close: func() {},
+	u := &unit{svc: s, log: log, own: []string{c.Build.Output}, close: func() {},
 		batches: make(chan watcher.Batch, 16), triggers: make(chan runner.Trigger)}
 	// The proxy in front of the app, if any: the app gets a port of
-	// devrun's choosing in PORT unless proxy.app names its address.
+	// devrun's choosing in PORT unless proxy.app names its address; with
+	// start-first, a port of its own for each version.
 	var extraEnv []string
+	startFirst := false
 	if c.Proxy.Listen != "" {
 		target := config.Addr(c.Proxy.App)
-		if target == "" {
-			if c.Run.Mode != "host" {
-				return nil, fmt.Errorf("proxy.app: name the address the app is published on (container.ports), such as 127.0.0.1:8080: in run.mode %s devrun does not choose the app's port", c.Run.Mode)
-			}
-			port, err := pickPort()
-			if err != nil {
-				return nil, fmt.Errorf("proxy: choosing the app's port: %w", err)
-			}
-			target, extraEnv = "127.0.0.1:"+strconv.Itoa(port), []string{"PORT=" + strconv.Itoa(port)}
-		}
 		hint := ""
-		if len(extraEnv) > 0 {
-			hint = "devrun gave the app " + extraEnv[0] + ": does it listen on $PORT? (or set proxy.app to where it listens)"
+		if target == "" {
+			startFirst = c.Proxy.StartFirst()
+			port := 0 // start-first: the first version's port, once it starts
+			if !startFirst {
+				if port, err = proxy.FreePort(); err != nil {
+					return nil, fmt.Errorf("proxy: choosing the app's port: %w", err)
+				}
+				extraEnv = []string{"PORT=" + strconv.Itoa(port)}
+			}
+			target = "127.0.0.1:" + strconv.Itoa(port)
+			hint = "devrun gives the app its port in PORT: does it listen on $PORT? (or set proxy.app to where it listens)"
 		}
-		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Hint: hint, Log: log})
+		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Hint: hint, Log: log, Ready: c.Proxy.Ready, NoScript: !c.Proxy.Reload})
 		if err != nil {
 			return nil, err
 		}
 		u.proxy = px
 		u.close = func() { px.Close() }
 	}
+	var reload func([]string)
+	if u.proxy != nil && c.Proxy.Reload {
+		reload = u.proxy.Changed
+	}
+	pipe, err := pipeline(c, log, p.several, reload)
+	if err != nil {
+		u.close()
+		return nil, err
+	}
+	u.pipe = pipe
 	var starter runner.Starter
 	host, err := hostStarter(c, state, stdout, stderr, extraEnv)
 	if err != nil {
@@ -403,6 +409,20 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 	if name == "" {
 		name = "the app"
 	}
+	switch {
+	case startFirst:
+		base := starter.(*runner.Host)
+		starter = &proxy.Switcher{Proxy: u.proxy, Timeout: c.Run.ReadyTimeout, Log: log, New: func(port int) runner.Starter {
+			h := *base
+			h.Env = append([]string{"PORT=" + strconv.Itoa(port)}, base.Env...)
+			return &h
+		}}
+	case u.proxy != nil:
+		starter = &proxy.Starter{Starter: starter, Proxy: u.proxy, Timeout: c.Run.ReadyTimeout, Log: log}
+	}
+	if u.proxy != nil && c.Proxy.Reload {
+		builder = proxy.Builder{Builder: builder, Proxy: u.proxy}
+	}
 	u.ready = runner.NewReady(starter, check, c.Run.ReadyTimeout, name, log)
 	starter = u.ready
 	if len(s.DependsOn) > 0 {
@@ -421,6 +441,7 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 		Log:         log,
 		BuildOutput: p.out,
 		Force:       p.force,
+		Overlap:     startFirst,
 	}
 	return u, nil
 }
@@ -644,16 +665,22 @@ func stopDeadline(ctx context.Context, stopTimeout time.Duration) func() time.Ti
 
 // pipeline makes what decides what each change does: the build graph
 // (unless watch.graph is false), watch.rules, build.steps, run.env_file.
-func pipeline(c *config.Config, log *slog.Logger, quiet bool) (*changes.Pipeline, error) {
+// reload, when set, reloads the pages through the proxy: then a
+// stylesheet the build does not read restyles them unless a rule says
+// otherwise.
+func pipeline(c *config.Config, log *slog.Logger, quiet bool, reload func([]string)) (*changes.Pipeline, error) {
 	var rs []rules.Rule
 	for _, r := range c.Watch.Rules {
 		rs = append(rs, rules.Rule{Paths: r.Paths, Action: rules.Action(r.Action)})
+	}
+	if reload != nil {
+		rs = append(rs, rules.Rule{Paths: []string{"**/*.css"}, Action: rules.Reload})
 	}
 	var steps []rules.Step
 	for _, s := range c.Build.Steps {
 		steps = append(steps, rules.Step{Name: s.Name, Run: s.Run, On: s.On})
 	}
-	p, err := changes.New(changes.Options{Dir: ".", Settle: c.Watch.MaxWait + 100*time.Millisecond, NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, QuietIgnored: quiet, Log: log})
+	p, err := changes.New(changes.Options{Dir: ".", Settle: c.Watch.MaxWait + 100*time.Millisecond, NoGraph: !c.Watch.Graph, Rules: rs, Steps: steps, EnvFile: c.Run.EnvFile, QuietIgnored: quiet, Reload: reload, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("watch.rules or build.steps: %w", err)
 	}
@@ -724,14 +751,4 @@ func hostStarter(c *config.Config, state string, stdout, stderr io.Writer, env [
 		Stdout:      stdout,
 		Stderr:      stderr,
 	}, nil
-}
-
-// pickPort returns a TCP port free on 127.0.0.1 now.
-func pickPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -47,7 +47,11 @@ devrun up decides it.`,
 			answers := make([][]string, len(args))
 			for _, s := range services {
 				sc := s.Config
-				pipe, err := pipeline(sc, slog.New(slog.DiscardHandler), false)
+				var reload func([]string)
+				if sc.Proxy.Listen != "" && sc.Proxy.Reload {
+					reload = func([]string) {}
+				}
+				pipe, err := pipeline(sc, slog.New(slog.DiscardHandler), false, reload)
 				if err != nil {
 					return err
 				}
