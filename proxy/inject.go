@@ -194,7 +194,7 @@ func addToPolicy(h http.Header) {
 		if i := scriptDirective(ds); i >= 0 {
 			lower := strings.ToLower(ds[i])
 			if !strings.Contains(lower, "'nonce-") && !strings.Contains(lower, "'unsafe-inline'") {
-				ds[i] = strings.TrimRight(ds[i], " ") + " " + scriptHash
+				ds[i] = addSource(ds[i], scriptHash)
 			}
 		}
 		connect := -1
@@ -213,12 +213,26 @@ func addToPolicy(h http.Header) {
 		if connect >= 0 {
 			lower := strings.ToLower(ds[connect])
 			if !strings.Contains(lower, "'self'") && !strings.Contains(lower, "*") {
-				ds[connect] = strings.TrimRight(ds[connect], " ") + " 'self'"
+				ds[connect] = addSource(ds[connect], "'self'")
 			}
 		}
 		out[n] = strings.Join(ds, ";")
 	}
 	h["Content-Security-Policy"] = out
+}
+
+// addSource adds src to a directive's sources; a directive of 'none'
+// gets src instead ('none' allows nothing only alone).
+func addSource(directive, src string) string {
+	f := strings.Fields(directive)
+	out := f[:1]
+	for _, s := range f[1:] {
+		if !strings.EqualFold(s, "'none'") {
+			out = append(out, s)
+		}
+	}
+	lead := directive[:len(directive)-len(strings.TrimLeft(directive, " \t"))]
+	return lead + strings.Join(append(out, src), " ")
 }
 
 // noValidators drops what would let the browser keep the page and ask
@@ -263,27 +277,27 @@ type streamInjector struct {
 
 func (s *streamInjector) Read(p []byte) (int, error) {
 	for {
-		if s.done || s.eof {
-			if len(s.held) > 0 {
-				n := copy(p, s.held)
-				s.held = s.held[n:]
-				return n, nil
+		if !s.done {
+			if i := indexFold(s.held, bodyEnd); i >= 0 {
+				s.held = slicesInsert(s.held, i, s.tag)
+				s.done = true
 			}
-			if s.eof {
-				return 0, io.EOF
-			}
-			return s.r.Read(p)
 		}
 		// Pass on what cannot be part of a </body, keep the rest.
-		if i := indexFold(s.held, bodyEnd); i >= 0 {
-			s.held = slicesInsert(s.held, i, s.tag)
-			s.done = true
-			continue
+		keep := 0
+		if !s.done && !s.eof {
+			keep = partialEnd(s.held)
 		}
-		if keep := len(bodyEnd) - 1; len(s.held) > keep {
+		if len(s.held) > keep {
 			n := copy(p, s.held[:len(s.held)-keep])
 			s.held = s.held[n:]
 			return n, nil
+		}
+		if s.eof {
+			return 0, io.EOF
+		}
+		if s.done && len(s.held) == 0 {
+			return s.r.Read(p)
 		}
 		buf := make([]byte, max(len(p), 4096))
 		n, err := s.r.Read(buf)
@@ -294,6 +308,16 @@ func (s *streamInjector) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// partialEnd is the length of the longest end of b that begins a </body.
+func partialEnd(b []byte) int {
+	for n := min(len(b), len(bodyEnd)-1); n > 0; n-- {
+		if bytes.EqualFold(b[len(b)-n:], bodyEnd[:n]) {
+			return n
+		}
+	}
+	return 0
 }
 
 func (s *streamInjector) Close() error { return s.closer.Close() }
