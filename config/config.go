@@ -144,7 +144,7 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.String(k.name, "", k.help+" (true or false)")
 			fs.Lookup(k.name).NoOptDefVal = "true"
 		case kList:
-			fs.String(k.name, "", k.help+" (space-separated; quote to keep spaces)")
+			fs.Var(new(words), k.name, k.help+" (space-separated; quote to keep spaces; given again, it adds to the list)")
 		default:
 			fs.String(k.name, "", k.help)
 		}
@@ -152,6 +152,21 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.String(k.alias, "", "same as --"+k.name)
 		}
 	}
+}
+
+// words is a list flag's value: the words of each time it is given, in
+// order, as one space-separated string (--run.env A=1 --run.env B=2 is
+// --run.env 'A=1 B=2').
+type words string
+
+func (w *words) String() string { return string(*w) }
+func (w *words) Type() string   { return "string" }
+func (w *words) Set(s string) error {
+	if *w != "" {
+		s = string(*w) + " " + s
+	}
+	*w = words(s)
+	return nil
 }
 
 // Options says where Load looks.

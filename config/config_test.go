@@ -222,3 +222,28 @@ func TestInternalVariablesAreNotUnknown(t *testing.T) {
 		t.Errorf("Load with DEVRUN_INSTANCE set: %v", err)
 	}
 }
+
+// A list flag given again adds to the list, as docker run -e does; the
+// first replaces the default. proxy.swap and proxy.ready take what users
+// type, and say what is wrong with the rest.
+func TestListFlagsAddUp(t *testing.T) {
+	c, err := load(t, "", "--run.env", "A=1", "--run.env", `B="2 3"`, "--watch.paths", "cmd", "--watch.paths", "internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Run.Env, "|"); got != "A=1|B=2 3" {
+		t.Errorf("run.env %q", got)
+	}
+	if got := strings.Join(c.Watch.Paths, "|"); got != "cmd|internal" {
+		t.Errorf("watch.paths %q", got)
+	}
+	for _, bad := range [][]string{
+		{"--proxy.swap", "overlap"},
+		{"--proxy.ready", "healthz"},
+		{"--proxy.listen", "3000", "--proxy.app", "8080", "--proxy.swap", "start-first"},
+	} {
+		if _, err := load(t, "", bad...); err == nil || !strings.Contains(err.Error(), bad[len(bad)-2][2:]) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

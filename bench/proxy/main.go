@@ -1,9 +1,17 @@
 //go:build linux
 
 // Command proxy measures how long the app is unavailable at each swap, in
-// one run: devrun with its proxy in front of the app, devrun without it,
-// and the floor (go build, then the old app stopped and the new one started
-// by hand). A client asks every millisecond, on 127.0.0.1; "unavailable"
+// one run: devrun with its proxy in front of the app (stop-first: the old
+// version stops, then the new one starts; start-first: the new one starts
+// on a port of its own, the proxy switches once it answers, then the old
+// one stops), devrun without it, and the floor (go build, then the old
+// app stopped and the new one started by hand). It does so for an app
+// that listens at once, and for one that takes -init to start (reading
+// its configuration, connecting to a database). Edit to first answer of
+// the new version ("edit→served") is measured in a second pass, with a
+// client asking every 10 ms: at a thousand requests a second through the
+// proxy, devrun's process competes with the build for the CPU, which is
+// the load's cost, not the loop's. A client asks every millisecond, on 127.0.0.1; "unavailable"
 // is, for one edit, the time from the first request that failed to the
 // first answer of the new version (0 when none failed). It also reports
 // edit to first answer of the new version; the client's thousand requests
@@ -39,9 +47,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 )
 
 func main() {
+	if d, err := time.ParseDuration(os.Getenv("INIT")); err == nil {
+		time.Sleep(d)
+	}
 	http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, version)
 	}))
@@ -52,6 +64,7 @@ func version(v string) string { return "package main\n\nconst version = \"" + v 
 
 func main() {
 	n := flag.Int("n", 10, "edits per case")
+	initDelay := flag.Duration("init", 300*time.Millisecond, "how long the slow app takes to start")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-proxy-")
@@ -60,10 +73,18 @@ func main() {
 	bin := filepath.Join(work, "devrun")
 	bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	fmt.Printf("unavailable time at each swap (first failed request to the new version's first answer; a client asking every ms), %d edits each\n", *n)
-	fmt.Printf("%-28s %10s %10s %10s %12s %10s\n", "case", "failed", "unavail p50", "unavail max", "edit→served", "requests")
-	for _, c := range []string{"floor", "devrun", "devrun+proxy"} {
-		r := measure(work, bin, c, *n)
-		fmt.Printf("%-28s %10d %10s %10s %12s %10d\n", c, r.failed, ms(bench.Median(r.unavailable)), ms(slices.Max(r.unavailable)), ms(bench.Median(r.served)), r.requests)
+	for _, init := range []time.Duration{0, *initDelay} {
+		fmt.Printf("\nan app that takes %s to start listening\n", init)
+		fmt.Printf("%-26s %8s %12s %12s %10s %12s %9s\n", "case", "failed", "unavail p50", "unavail max", "requests", "edit→served", "vs floor")
+		var floor time.Duration
+		for _, c := range []string{"floor", "devrun", "devrun+proxy stop-first", "devrun+proxy start-first"} {
+			r := measure(work, bin, c, *n, init, time.Millisecond)
+			served := bench.Median(measure(work, bin, c, *n, init, 10*time.Millisecond).served)
+			if c == "floor" {
+				floor = served
+			}
+			fmt.Printf("%-26s %8d %12s %12s %10d %12s %9.3f\n", c, r.failed, ms(bench.Median(r.unavailable)), ms(slices.Max(r.unavailable)), r.requests, ms(served), float64(served)/float64(floor))
+		}
 	}
 }
 
@@ -80,8 +101,10 @@ type sample struct {
 	body string
 }
 
-func measure(work, bin, kind string, n int) result {
-	dir := filepath.Join(work, "case-"+strings.ReplaceAll(kind, "+", "-"))
+// measure makes n edits in a new project of kind, with a client asking
+// every interval.
+func measure(work, bin, kind string, n int, init, every time.Duration) result {
+	dir := filepath.Join(work, "case-"+strings.NewReplacer("+", "-", " ", "-").Replace(kind)+"-"+init.String()+"-"+every.String())
 	bench.Write(dir, "go.mod", "module example.com/app\n\ngo 1.22\n")
 	bench.Write(dir, "main.go", app)
 	bench.Write(dir, "version.go", version("v0"))
@@ -93,18 +116,25 @@ func measure(work, bin, kind string, n int) result {
 	case "floor":
 		out := filepath.Join(dir, "app")
 		bench.Run(dir, "go", "build", "-o", out, ".")
-		cmd := startApp(out, port)
+		cmd := startApp(out, port, init)
 		swap = func(string) {
 			bench.Run(dir, "go", "build", "-o", out, ".")
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
-			cmd = startApp(out, port)
+			cmd = startApp(out, port, init)
 		}
 		stop = func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }
-	case "devrun", "devrun+proxy":
-		args := []string{"up", "--log", filepath.Join(work, kind+".log"), "--run.env", "PORT=" + strconv.Itoa(port)}
-		if kind == "devrun+proxy" {
-			args = append(args, "--proxy.listen", strconv.Itoa(proxyPort), "--proxy.app", strconv.Itoa(port))
+	default:
+		args := []string{"up", "--log", filepath.Join(dir, "devrun.log"), "--run.env", "INIT=" + init.String()}
+		switch kind {
+		case "devrun":
+			args = append(args, "--run.env", "PORT="+strconv.Itoa(port))
+		case "devrun+proxy stop-first":
+			args = append(args, "--run.env", "PORT="+strconv.Itoa(port), "--proxy.listen", strconv.Itoa(proxyPort), "--proxy.app", strconv.Itoa(port))
+			url = fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
+		case "devrun+proxy start-first":
+			// devrun gives each version its port in PORT.
+			args = append(args, "--proxy.listen", strconv.Itoa(proxyPort))
 			url = fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -126,7 +156,7 @@ func measure(work, bin, kind string, n int) result {
 		done := make(chan struct{})
 		go func() {
 			defer close(samples)
-			tick := time.NewTicker(time.Millisecond)
+			tick := time.NewTicker(every)
 			defer tick.Stop()
 			for {
 				select {
@@ -178,9 +208,9 @@ func measure(work, bin, kind string, n int) result {
 	return r
 }
 
-func startApp(bin string, port int) *exec.Cmd {
+func startApp(bin string, port int, init time.Duration) *exec.Cmd {
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "INIT="+init.String())
 	bench.Check(cmd.Start())
 	return cmd
 }
