@@ -15,8 +15,9 @@ import (
 const readyEvery = 5 * time.Millisecond
 
 // WaitReady waits until the app at addr is ready, or ctx is done: until
-// it accepts a connection, or, with Options.Ready, until a GET of that
-// path answers 2xx or 3xx. The error says what the last try got.
+// it accepts a connection; with Options.Ready, until a GET of that path
+// answers 2xx or 3xx; with Options.Answer, until a GET of / answers. The
+// error says what the last try got.
 func (p *Proxy) WaitReady(ctx context.Context, addr string) error {
 	client := &http.Client{
 		Transport:     &http.Transport{DisableKeepAlives: true},
@@ -40,7 +41,7 @@ func (p *Proxy) WaitReady(ctx context.Context, addr string) error {
 
 // try tries the app once.
 func (p *Proxy) try(ctx context.Context, client *http.Client, addr string) error {
-	if p.opts.Ready == "" {
+	if p.opts.Ready == "" && !p.opts.Answer {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
@@ -48,7 +49,11 @@ func (p *Proxy) try(ctx context.Context, client *http.Client, addr string) error
 		}
 		return c.Close()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p.opts.Ready, nil)
+	path := p.opts.Ready
+	if path == "" {
+		path = "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return err
 	}
@@ -57,7 +62,7 @@ func (p *Proxy) try(ctx context.Context, client *http.Client, addr string) error
 		return err
 	}
 	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+	if p.opts.Ready != "" && (resp.StatusCode < 200 || resp.StatusCode >= 400) {
 		return fmt.Errorf("GET %s: %s", p.opts.Ready, resp.Status)
 	}
 	return nil

@@ -54,6 +54,11 @@ type Options struct {
 	// GET of it must answer 2xx or 3xx. By default a version is ready once
 	// it accepts a connection. See WaitReady.
 	Ready string
+	// Answer makes a version ready, without Ready, once it answers HTTP
+	// (a GET of /, with any status) rather than once it accepts a
+	// connection: for an app behind a port that something else accepts
+	// on before the app listens (Docker's published ports).
+	Answer bool
 }
 
 // A Proxy forwards to the app; see the package's doc.

@@ -101,7 +101,7 @@ type supervised struct {
 	stop    func()
 }
 
-func supervise(t *testing.T) *supervised {
+func supervise(t *testing.T, configure ...func(*Supervisor)) *supervised {
 	v := &supervised{
 		b:       &fakeBuilder{calls: make(chan buildCall)},
 		s:       &fakeStarter{starts: make(chan *fakeProcess, 10)},
@@ -110,6 +110,9 @@ func supervise(t *testing.T) *supervised {
 		out:     &syncbuf.Buffer{},
 	}
 	sup := &Supervisor{Builder: v.b, Starter: v.s, Log: slog.New(slog.NewTextHandler(v.log, nil)), BuildOutput: v.out}
+	for _, c := range configure {
+		c(sup)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- sup.Run(ctx, v.changes) }()
@@ -145,6 +148,38 @@ func TestFailedBuildKeepsTheAppRunning(t *testing.T) {
 	}
 	if !strings.Contains(v.log.String(), "the previous build is still running") {
 		t.Errorf("no banner for the failed build in %q", v.log.String())
+	}
+}
+
+// With Overlap, a new version starts while the old one runs, which is
+// stopped only once the new one has started; a new version that fails to
+// start leaves the old one running, and the next good one replaces it.
+func TestOverlapStopsTheOldVersionAfterTheNewOneStarts(t *testing.T) {
+	v := supervise(t, func(s *Supervisor) { s.Overlap = true })
+	v.b.next(t).answer <- result{art: "v1"}
+	p1 := <-v.s.starts
+	v.change("main.go")
+	v.b.next(t).answer <- result{art: "v2"}
+	p2 := <-v.s.starts
+	v.waitLog(t, "the previous version then stopped in")
+	if p1.stops != 1 || p2.stops != 0 {
+		t.Fatalf("after the swap: v1 stopped %d times, v2 %d; want 1, 0", p1.stops, p2.stops)
+	}
+	v.s.mu.Lock()
+	v.s.fail = []error{errors.New("the new version exited before it answered on PORT=1234")}
+	v.s.mu.Unlock()
+	v.change("main.go")
+	v.b.next(t).answer <- result{art: "v3"}
+	v.waitLog(t, "the previous version still serves")
+	if p2.stops != 0 {
+		t.Fatalf("a failed start stopped the version that serves")
+	}
+	v.change("main.go")
+	v.b.next(t).answer <- result{art: "v4"}
+	p4 := <-v.s.starts
+	v.stop()
+	if p2.stops != 1 || p4.art != "v4" || p4.stops != 1 {
+		t.Errorf("v2 stopped %d times, %s stopped %d times; want 1, v4 1", p2.stops, p4.art, p4.stops)
 	}
 }
 

@@ -3,12 +3,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -308,4 +312,79 @@ func TestContainerRelativeVolume(t *testing.T) {
 	p.startContainer(dockertest.BusyboxImage, "--container.volumes", "./data:/data:ro")
 	p.waitBody("from the volume")
 	p.stop(os.Interrupt)
+}
+
+// In container mode, the proxy is in front of the published port, which
+// Docker accepts connections on before the app listens: the pages are
+// told of a new version only once it answers there (the app listens a
+// second after it starts), and no request through the proxy fails.
+func TestContainerProxyTellsPagesOnceTheAppAnswers(t *testing.T) {
+	slow := strings.Replace(server, "\terr := http.ListenAndServe(", "\ttime.Sleep(time.Second)\n\terr := http.ListenAndServe(", 1)
+	slow = strings.Replace(slow, `"os"`, `"os"
+	"time"`, 1)
+	p := newProject(t, map[string]string{"main.go": slow, "version.go": version("v1")})
+	proxyPort := freePort(t.Fatalf)
+	p.startContainer(dockertest.BusyboxImage, "--proxy.listen", fmt.Sprint(proxyPort), "--proxy.app", fmt.Sprint(p.port))
+	through := fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
+	if !poll(func() bool { return get(through) == "v1" }) {
+		t.Fatalf("v1 never served through the proxy:\n%s", p.log())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	versions := events(t, ctx, through+"__devrun/events")
+	next := func(last string) string {
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case v := <-versions:
+				if v != last && v != "" {
+					return v
+				}
+			case <-deadline:
+				t.Fatalf("no new version in the proxy's events after %s:\n%s", waitTimeout, p.log())
+			}
+		}
+	}
+	last := next("")
+	for i := 2; i <= 4; i++ {
+		want := fmt.Sprintf("v%d", i)
+		p.write("version.go", version(want))
+		last = next(last)
+		// Told: the app answers at its published port, with the new version.
+		if got := get(p.url()); got != want {
+			t.Errorf("the pages were told of a new version while the app answered %q, want %s", got, want)
+		}
+		if got := get(through); got != want {
+			t.Errorf("through the proxy: %q, want %s", got, want)
+		}
+	}
+	p.stop(os.Interrupt)
+}
+
+// events streams the versions of the state events of devrun's proxy at
+// url until ctx is done.
+func events(t *testing.T, ctx context.Context, url string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string)
+	go func() {
+		defer resp.Body.Close()
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var s struct{ Version string }
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && json.Unmarshal([]byte(data), &s) == nil {
+				select {
+				case ch <- s.Version:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return ch
 }
