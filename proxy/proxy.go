@@ -34,7 +34,6 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -220,11 +219,16 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if p.opts.Hint != "" {
 		hint = "; " + p.opts.Hint
 	}
-	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s did not answer within proxy.wait %s: %v%s", r.Method, r.URL.Path, targetOf(r.Context(), p), p.opts.Wait, err, hint))
+	why := "did not answer"
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		why = fmt.Sprintf("did not answer within proxy.wait (%s)", p.opts.Wait)
+	}
+	target := targetOf(r.Context(), p)
+	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s %s: %v%s", r.Method, r.URL.Path, target, why, err, hint))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s did not answer within proxy.wait (%s): %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
-		html.EscapeString(targetOf(r.Context(), p)), p.opts.Wait, html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
+	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s %s: %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
+		html.EscapeString(target), html.EscapeString(why), html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
 }
 
 // retrying is a RoundTripper that waits for the app at most wait for a
@@ -242,7 +246,11 @@ func (t retrying) RoundTrip(r *http.Request) (*http.Response, error) {
 	timer := time.AfterFunc(t.wait, cancel)
 	deadline := time.Now().Add(t.wait)
 	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
-	for err != nil && replayable(r) && dropped(err) && time.Now().Before(deadline) && ctx.Err() == nil {
+	// A request safe to send twice is sent again whatever went wrong
+	// before its response came: the app may be going away under it (a
+	// reset, an EOF, a connection it closed as idle, a port publisher
+	// that accepted for an app not listening yet).
+	for err != nil && replayable(r) && time.Now().Before(deadline) && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-time.After(retryEvery):
@@ -273,13 +281,6 @@ func replayable(r *http.Request) bool {
 		return r.Body == nil || r.Body == http.NoBody
 	}
 	return false
-}
-
-// dropped reports whether err says the app went away under the request.
-func dropped(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // cancelOnClose releases a response's context once its body is closed.

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -135,3 +137,70 @@ func TestListenErrorNamesTheKey(t *testing.T) {
 		t.Errorf("Listen on a taken address: %v", err)
 	}
 }
+
+// A port that accepts and at once closes (Docker's published port while
+// the app in the container does not listen yet): a GET is sent again
+// until the app answers; a POST, which may not be sent twice, is a 502
+// at once that does not blame proxy.wait.
+func TestAcceptedAndClosedIsTriedAgain(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the app") })}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if closed.Add(1) <= 20 {
+				c.Close() // the publisher, with nothing behind it yet
+				continue
+			}
+			srv.Serve(&oneConn{c: c, addr: l.Addr()})
+		}
+	}()
+	t.Cleanup(func() { l.Close(); srv.Close() })
+	p := serve(t, Options{Listen: "127.0.0.1:0", Target: l.Addr().String(), Wait: 30 * time.Second})
+	resp, err := http.Post("http://"+p.Addr()+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(b), "within proxy.wait") {
+		t.Errorf("POST: %s %s", resp.Status, b)
+	}
+	resp, err = http.Get("http://" + p.Addr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != "the app" {
+		t.Errorf("GET after %d closed connections: %s %s", closed.Load(), resp.Status, b)
+	}
+}
+
+// oneConn is a net.Listener of one connection, so that a server can serve
+// a connection accepted elsewhere.
+type oneConn struct {
+	c    net.Conn
+	addr net.Addr
+	done bool
+	mu   sync.Mutex
+}
+
+func (o *oneConn) Accept() (net.Conn, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return nil, net.ErrClosed
+	}
+	o.done = true
+	return o.c, nil
+}
+func (o *oneConn) Close() error   { return nil }
+func (o *oneConn) Addr() net.Addr { return o.addr }
