@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -221,6 +222,82 @@ func testComposeTwoServices(t *testing.T, tool []string) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the sidecar's logs lack %q:\n%s", want, logs)
 		}
+	}
+	if out, err := p.run("down", "-v", "-t", "5"); err != nil {
+		t.Fatalf("%s down: %v\n%s", strings.Join(tool, " "), err, out)
+	}
+	if left := p.leftovers(c); len(left) > 0 {
+		t.Errorf("left after down -v: %v", left)
+	}
+}
+
+// The compose sidecar's proxy: the sidecar publishes one more port, its
+// proxy, in front of the app's service on the compose network
+// (proxy.app: app:8080); pages through it are told of each new version
+// once the app answers it, and it serves that version.
+func TestComposeSidecarProxy(t *testing.T) {
+	tool := []string{"docker-compose"}
+	if exec.Command(tool[0], "version").Run() != nil {
+		tool = []string{"docker", "compose"}
+	}
+	c := dockertest.Engine(t)
+	sidecar := sidecarImage(t, c)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o777)
+	for _, f := range []string{"main.go", "go.mod"} {
+		b, _ := os.ReadFile(filepath.Join("..", "..", "examples", "hello", f))
+		os.WriteFile(filepath.Join(src, f), b, 0o666)
+	}
+	os.Chmod(src, 0o777) // the sidecar's user writes its probe file there
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "compose", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example, with the sidecar's proxy.
+	yml := strings.Replace(string(example), `command: ["up", "--mode", "compose", "--service", "app"]`,
+		`command: ["up", "--mode", "compose", "--service", "app", "--proxy.listen", "0.0.0.0:3000", "--proxy.app", "app:8080"]
+    ports:
+      - "127.0.0.1:${PROXY_PORT}:3000"`, 1)
+	file := filepath.Join(dir, "docker-compose.yml")
+	os.WriteFile(file, []byte(yml), 0o644)
+	proxyPort := freePort(t.Fatalf)
+	p := &composeProject{t: t, tool: tool, name: fmt.Sprintf("devrunproxy%d", os.Getpid()), file: file, env: []string{
+		"APP_IMAGE=" + dockertest.BusyboxImage, "SIDECAR_IMAGE=" + sidecar, "APP_PORT=" + strconv.Itoa(freePort(t.Fatalf)),
+		"PROXY_PORT=" + strconv.Itoa(proxyPort), "DOCKER_GID=" + socketGID(t), "SRC_DIR=" + src,
+	}}
+	t.Cleanup(func() { p.run("down", "-v", "-t", "1") })
+	if out, err := p.run("up", "-d", "--no-build"); err != nil {
+		t.Fatalf("%s up: %v\n%s", strings.Join(tool, " "), err, out)
+	}
+	through := fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
+	if !poll(func() bool { return strings.Contains(get(through), "hello from v1") }) {
+		logs, _ := p.run("logs", "--no-color")
+		t.Fatalf("v1 never served through the sidecar's proxy; logs:\n%s", logs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	versions := events(t, ctx, through+"__devrun/events")
+	next := func(last string) string {
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case v := <-versions:
+				if v != last && v != "" {
+					return v
+				}
+			case <-deadline:
+				logs, _ := p.run("logs", "--no-color")
+				t.Fatalf("no new version in the proxy's events; logs:\n%s", logs)
+			}
+		}
+	}
+	last := next("")
+	main, _ := os.ReadFile(filepath.Join(src, "main.go"))
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(strings.Replace(string(main), `"v1"`, `"v2"`, 1)), 0o666)
+	next(last)
+	if got := get(through); !strings.Contains(got, "hello from v2") {
+		t.Errorf("told of a new version, the proxy serves %q, want v2", got)
 	}
 	if out, err := p.run("down", "-v", "-t", "5"); err != nil {
 		t.Fatalf("%s down: %v\n%s", strings.Join(tool, " "), err, out)
