@@ -101,6 +101,7 @@ type ProxyConfig struct {
 	Ready  string        // a path that answers 2xx or 3xx once the app is ready; "" for a connection
 	Swap   string        // auto, start-first or stop-first
 	Reload bool          // put the reload script into HTML pages
+	H2C    bool          // speak h2c to the app
 }
 
 // StartFirst reports whether each new version starts before the old one

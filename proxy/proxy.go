@@ -9,7 +9,7 @@
 // It is the standard library's httputil.ReverseProxy: X-Forwarded-*
 // headers are set, responses stream (SSE), and WebSocket upgrades pass
 // through. Clients may speak HTTP/1.1 or HTTP/2 without TLS (h2c, with
-// prior knowledge); the proxy speaks HTTP/1.1 to the app.
+// prior knowledge); the proxy speaks HTTP/1.1 to the app, or h2c (H2C).
 //
 // The proxy also reloads the browser: into each HTML page it puts one
 // small script (see inject.go) that listens to devrun's events under
@@ -58,6 +58,9 @@ type Options struct {
 	// connection: for an app behind a port that something else accepts
 	// on before the app listens (Docker's published ports).
 	Answer bool
+	// H2C speaks HTTP/2 without TLS to the app (prior knowledge), for an
+	// app that speaks only that (a gRPC server); HTTP/1.1 otherwise.
+	H2C bool
 }
 
 // A Proxy forwards to the app; see the package's doc.
@@ -102,6 +105,10 @@ func Listen(opts Options) (*Proxy, error) {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,
+	}
+	if opts.H2C {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
 	}
 	p.transport = tr
 	rp := &httputil.ReverseProxy{

@@ -216,3 +216,31 @@ func TestHTTP2WithoutTLS(t *testing.T) {
 		t.Errorf("SSE over h2c: %q, %v", line, err)
 	}
 }
+
+// With H2C, the proxy speaks HTTP/2 without TLS to an app that speaks
+// nothing else, streams included.
+func TestH2CToTheApp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Protocols: new(http.Protocols), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "data: %s\n\n", r.Proto)
+		w.(http.Flusher).Flush()
+	})}
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	for _, h2c := range []bool{false, true} {
+		p := serve(t, Options{Listen: "127.0.0.1:0", Target: l.Addr().String(), Wait: time.Second, H2C: h2c})
+		resp, err := http.Get("http://" + p.Addr() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ok := resp.StatusCode == http.StatusOK && string(b) == "data: HTTP/2.0\n\n"; ok != h2c {
+			t.Errorf("H2C %v: %s %q", h2c, resp.Status, b)
+		}
+	}
+}

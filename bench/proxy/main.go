@@ -94,7 +94,7 @@ type result struct {
 	served           []time.Duration
 }
 
-// sample is one request's outcome.
+// sample is one request's outcome, and when it came.
 type sample struct {
 	at   time.Time
 	ok   bool
@@ -164,12 +164,15 @@ func measure(work, bin, kind string, n int, init, every time.Duration) result {
 					return
 				case <-tick.C:
 				}
-				s := sample{at: time.Now()}
+				var s sample
 				if resp, err := client.Get(url); err == nil {
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					s.ok, s.body = resp.StatusCode == http.StatusOK, string(b)
 				}
+				// When the client learns: a request the proxy held counts
+				// when it is answered, not when it was sent.
+				s.at = time.Now()
 				samples <- s
 				if s.ok && s.body == v {
 					return

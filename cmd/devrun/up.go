@@ -345,7 +345,7 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 			target = "127.0.0.1:" + strconv.Itoa(port)
 			hint = "devrun gives the app its port in PORT: does it listen on $PORT? (or set proxy.app to where it listens)"
 		}
-		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Hint: hint, Log: log, Ready: c.Proxy.Ready, NoScript: !c.Proxy.Reload,
+		px, err := proxy.Listen(proxy.Options{Listen: config.Addr(c.Proxy.Listen), Target: target, Wait: c.Proxy.Wait, Hint: hint, Log: log, Ready: c.Proxy.Ready, NoScript: !c.Proxy.Reload, H2C: c.Proxy.H2C,
 			Answer: c.Run.Mode != "host"}) // a published port accepts before the app listens
 		if err != nil {
 			return nil, err
