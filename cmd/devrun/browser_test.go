@@ -24,7 +24,8 @@ import (
 // answers (the test's app listens a second after it starts); a broken
 // edit shows the compiler's error over the page, and the fix removes it;
 // a stylesheet edit restyles the page with no navigation (a JavaScript
-// variable survives). The same with each swap order.
+// variable survives); across a restart of devrun, the page reconnects and
+// reloads once. The same with each swap order.
 func TestBrowserReloadsOncePerSwap(t *testing.T) {
 	for _, swap := range []string{"start-first", "stop-first"} {
 		t.Run(swap, func(t *testing.T) { testBrowser(t, swap) })
@@ -117,6 +118,18 @@ func testBrowser(t *testing.T, swap string) {
 		if listen := time.Unix(0, starts[i+1]); at.Before(listen) {
 			t.Errorf("reload %d asked for the page %s before its version listened", i+1, listen.Sub(at))
 		}
+	}
+
+	// devrun stopped and started again: the page reconnects by itself,
+	// and reloads once, when the new devrun's first version answers (its
+	// guestbook is empty again).
+	navs = b.Navigations()
+	p.stop(os.Interrupt)
+	p.start("--proxy.listen", strconv.Itoa(p.port), "--proxy.swap", swap, "--watch.exclude", "listening.log")
+	b.WaitEval(t, `String(document.querySelector("#signed").children.length)`, "0")
+	b.WaitText(t, "#title", "Fixed")
+	if n := b.Navigations() - navs; n != 1 {
+		t.Errorf("%d navigations across a restart of devrun, want 1", n)
 	}
 	p.stop(os.Interrupt)
 }
