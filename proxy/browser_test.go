@@ -71,3 +71,37 @@ func waitClients(t *testing.T, p *Proxy, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Eight tabs on one page through the proxy, as a developer's browser has
+// after a while: every one loads, listens, and reloads once per version.
+// Browsers speak HTTP/1.1 to http:// (never h2c), and give an origin six
+// connections: a stream that held one for each page (server-sent events)
+// left the seventh tab waiting for its page.
+func TestEightTabsAllLoadAndReload(t *testing.T) {
+	target := app(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><html><body><h1 id="t">page</h1></body></html>`))
+	})
+	p := serve(t, Options{Listen: "127.0.0.1:0", Target: target})
+	p.Served(target)
+	first := browsertest.New(t)
+	tabs := []*browsertest.Browser{first}
+	for range 7 {
+		tabs = append(tabs, first.NewTab(t))
+	}
+	for _, tab := range tabs {
+		tab.Open(t, "http://"+p.Addr()+"/")
+		tab.WaitText(t, "#t", "page")
+	}
+	waitClients(t, p, len(tabs))
+	p.Served(target)
+	for i, tab := range tabs {
+		deadline := time.Now().Add(time.Minute)
+		for tab.Navigations() < 2 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := tab.Navigations(); n != 2 {
+			t.Errorf("tab %d: %d navigations, want 2", i+1, n)
+		}
+	}
+}

@@ -1,31 +1,36 @@
 package proxy
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
-// The pages' script hears of devrun's news by server-sent events
-// (EventSource) rather than a WebSocket: EventSource reconnects by itself
-// (across a restart of devrun too), needs no library on either side, and
-// is plain HTTP through whatever is between the browser and the proxy.
-// What it costs, one HTTP/1.1 connection for each open tab out of the
-// browser's six for the origin, is gone over HTTP/2, which the proxy
-// speaks.
+// The pages' script hears of devrun's news over a WebSocket, not
+// server-sent events (EventSource), though those reconnect by themselves
+// and need no library: browsers speak HTTP/1.1 to http:// (never h2c),
+// and give an origin six connections, so that an event stream held open
+// by each page left a seventh tab of the app waiting for its page
+// (TestEightTabsAllLoadAndReload). WebSockets do not count against those
+// six. The script connects again a quarter of a second after the socket
+// closes (devrun restarted).
 //
-// Events (each data is JSON):
+// Messages, devrun to the page, each a JSON object:
 //
-//	state  {"version": "…", "error": "…"}  on connecting and at every change:
-//	       the version now served ("" while none is ready yet), and the
-//	       output of the failed build, if the last one failed
-//	css    {"paths": ["static/site.css"]}   stylesheets changed on disk
-//	page   {"paths": ["static/app.js"]}     other files the page uses changed
+//	{"type": "state", "version": "…", "error": "…"}  on connecting and at
+//	       every change: the version now served ("" while none is ready
+//	       yet), and the output of the failed build, if the last one failed
+//	{"type": "css", "paths": ["static/site.css"]}    stylesheets changed on disk
+//	{"type": "page", "paths": ["static/app.js"]}     other files the page uses changed
+//
+// The page sends nothing. Pages of another origin cannot connect.
 
 // State is what the pages are told on connecting and at every change.
 type State struct {
@@ -50,20 +55,22 @@ func newHub() *hub {
 	return &hub{instance: hex.EncodeToString(b), clients: map[chan []byte]struct{}{}}
 }
 
-// keepAlive is how often a quiet stream gets a comment, so that what is
-// between it and the browser does not close it as idle.
+// keepAlive is how often a quiet socket is pinged, so that what is
+// between it and the browser does not close it as idle, and a page gone
+// without a word is noticed.
 const keepAlive = 15 * time.Second
 
 // serve streams events to one page until it goes away.
 func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+	c, err := websocket.Accept(w, r, nil) // refuses another origin
+	if err != nil {
 		return
 	}
+	defer c.CloseNow()
+	ctx := c.CloseRead(r.Context()) // done once the page goes away
 	ch := make(chan []byte, 32)
 	h.mu.Lock()
-	first := event("state", h.state)
+	first := message("state", h.state)
 	h.clients[ch] = struct{}{}
 	h.mu.Unlock()
 	defer func() {
@@ -71,40 +78,48 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		delete(h.clients, ch)
 		h.mu.Unlock()
 	}()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	// A page reconnects a quarter of a second after the stream ends (devrun
-	// restarted), not the browser's default of seconds.
-	fmt.Fprintf(w, "retry: 250\n\n%s", first)
-	flusher.Flush()
+	write := func(msg []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, msg) == nil
+	}
+	if !write(first) {
+		return
+	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case msg, ok := <-ch:
 			if !ok {
-				return // it fell behind: it reconnects, and gets the state
-			}
-			if _, err := w.Write(msg); err != nil {
+				// It fell behind: it connects again, and gets the state.
+				c.Close(websocket.StatusTryAgainLater, "fell behind")
 				return
 			}
-			flusher.Flush()
+			if !write(msg) {
+				return
+			}
 		case <-tick.C:
-			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
 				return
 			}
-			flusher.Flush()
 		}
 	}
 }
 
-// event formats one server-sent event.
-func event(name string, data any) []byte {
-	b, _ := json.Marshal(data)
-	return []byte("event: " + name + "\ndata: " + string(b) + "\n\n")
+// message formats one message: fields with their type.
+func message(typ string, fields any) []byte {
+	b, _ := json.Marshal(fields)
+	t, _ := json.Marshal(typ)
+	if string(b) == "{}" {
+		return []byte(`{"type":` + string(t) + `}`)
+	}
+	return []byte(`{"type":` + string(t) + "," + string(b[1:]))
 }
 
 // send sends msg to every page; a page too slow to take it is dropped, and
@@ -127,7 +142,7 @@ func (h *hub) served() string {
 	defer h.mu.Unlock()
 	h.serial++
 	h.state = State{Version: h.instance + "-" + strconv.Itoa(h.serial)}
-	h.send(event("state", h.state))
+	h.send(message("state", h.state))
 	return h.state.Version
 }
 
@@ -137,12 +152,12 @@ func (h *hub) failed(output string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.state.Error = output
-	h.send(event("state", h.state))
+	h.send(message("state", h.state))
 }
 
 // changed says files the pages use changed on disk.
 func (h *hub) changed(kind string, paths []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.send(event(kind, map[string][]string{"paths": paths}))
+	h.send(message(kind, map[string][]string{"paths": paths}))
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"compress/gzip"
 	"compress/zlib"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/coder/websocket"
 )
 
 // app serves handler on a free port of 127.0.0.1 until the test ends, and
@@ -220,36 +222,40 @@ func TestReservedPathServesOnlyEvents(t *testing.T) {
 			t.Errorf("GET %s served devrun's: %q", path, body)
 		}
 	}
-	resp, err := http.Get("http://" + p.Addr() + "/__devrun/events")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+p.Addr()+"/__devrun/events", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	r := bufio.NewReader(resp.Body)
-	var first []string
-	for len(first) < 4 {
-		line, err := r.ReadString('\n')
+	defer c.CloseNow()
+	read := func() string {
+		t.Helper()
+		_, msg, err := c.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		first = append(first, strings.TrimSpace(line))
+		return string(msg)
 	}
-	if resp.Header.Get("Content-Type") != "text/event-stream" || first[2] != "event: state" || first[3] != `data: {"version":""}` {
-		t.Errorf("the events begin %q (%s)", first, resp.Header.Get("Content-Type"))
+	if got := read(); got != `{"type":"state","version":""}` {
+		t.Errorf("on connecting: %s", got)
 	}
 	p.Failed("main.go:1: oops <b>")
-	var next []string
-	for len(next) < 2 {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line = strings.TrimSpace(line); line != "" {
-			next = append(next, line)
-		}
+	if got := read(); got != `{"type":"state","version":"","error":"main.go:1: oops \u003cb\u003e"}` {
+		t.Errorf("after Failed: %s", got)
 	}
-	if next[0] != "event: state" || next[1] != `data: {"version":"","error":"main.go:1: oops \u003cb\u003e"}` {
-		t.Errorf("after Failed: %q", next)
+	p.Changed([]string{"static/a.css", "static/b.CSS"})
+	if got := read(); got != `{"type":"css","paths":["static/a.css","static/b.CSS"]}` {
+		t.Errorf("after a stylesheet changed: %s", got)
+	}
+	p.Changed([]string{"static/a.css", "static/app.js"})
+	if got := read(); got != `{"type":"page","paths":["static/a.css","static/app.js"]}` {
+		t.Errorf("after a script changed: %s", got)
+	}
+	// Another origin's page may not listen.
+	_, resp, err := websocket.Dial(ctx, "ws://"+p.Addr()+"/__devrun/events", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"http://evil.example"}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another origin: %v", err)
 	}
 }
 

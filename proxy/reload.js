@@ -38,17 +38,30 @@
 			l.after(n);
 		}
 	};
-	const es = new EventSource("/__devrun/events");
+	// A WebSocket to devrun's proxy, connected again a quarter of a
+	// second after it closes (devrun restarting), until the page reloads.
+	let leaving = false;
 	const reload = () => {
-		es.close();
+		leaving = true;
 		location.reload();
 	};
-	es.addEventListener("state", (e) => {
-		const s = JSON.parse(e.data);
-		if (s.version && version && s.version !== version) return reload();
-		if (s.version) version = s.version;
-		s.error ? overlay(s.error) : clear();
-	});
-	es.addEventListener("css", (e) => restyle(JSON.parse(e.data).paths));
-	es.addEventListener("page", reload);
+	const connect = () => {
+		const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/__devrun/events");
+		ws.onmessage = (e) => {
+			const m = JSON.parse(e.data);
+			if (m.type === "state") {
+				if (m.version && version && m.version !== version) return reload();
+				if (m.version) version = m.version;
+				m.error ? overlay(m.error) : clear();
+			} else if (m.type === "css") {
+				restyle(m.paths);
+			} else if (m.type === "page") {
+				reload();
+			}
+		};
+		ws.onclose = () => {
+			if (!leaving) setTimeout(connect, 250);
+		};
+	};
+	connect();
 })();

@@ -73,17 +73,31 @@ func main() {
 	bin := filepath.Join(work, "devrun")
 	bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	fmt.Printf("unavailable time at each swap (first failed request to the new version's first answer; a client asking every ms), %d edits each\n", *n)
+	kinds := []string{"floor", "devrun", "devrun+proxy stop-first", "devrun+proxy start-first"}
 	for _, init := range []time.Duration{0, *initDelay} {
 		fmt.Printf("\nan app that takes %s to start listening\n", init)
 		fmt.Printf("%-26s %8s %12s %12s %10s %12s %9s\n", "case", "failed", "unavail p50", "unavail max", "requests", "edit→served", "vs floor")
-		var floor time.Duration
-		for _, c := range []string{"floor", "devrun", "devrun+proxy stop-first", "devrun+proxy start-first"} {
-			r := measure(work, bin, c, *n, init, time.Millisecond)
-			served := bench.Median(measure(work, bin, c, *n, init, 10*time.Millisecond).served)
-			if c == "floor" {
-				floor = served
+		// The cases take turns, edit by edit, so that the machine's drift
+		// (its other load, its clock) falls on all of them alike.
+		loaded, quiet := make([]*result, len(kinds)), make([]*result, len(kinds))
+		var cases []*project
+		for i, k := range kinds {
+			loaded[i], quiet[i] = &result{}, &result{}
+			cases = append(cases, setUp(work, bin, k, init, "1ms"), setUp(work, bin, k, init, "10ms"))
+		}
+		for e := 1; e <= *n; e++ {
+			for i := range kinds {
+				cases[2*i].edit(e, time.Millisecond, loaded[i])
+				cases[2*i+1].edit(e, 10*time.Millisecond, quiet[i])
 			}
-			fmt.Printf("%-26s %8d %12s %12s %10d %12s %9.3f\n", c, r.failed, ms(bench.Median(r.unavailable)), ms(slices.Max(r.unavailable)), r.requests, ms(served), float64(served)/float64(floor))
+		}
+		for _, c := range cases {
+			c.stop()
+		}
+		floor := bench.Median(quiet[0].served)
+		for i, k := range kinds {
+			r, served := loaded[i], bench.Median(quiet[i].served)
+			fmt.Printf("%-26s %8d %12s %12s %10d %12s %9.3f\n", k, r.failed, ms(bench.Median(r.unavailable)), ms(slices.Max(r.unavailable)), r.requests, ms(served), float64(served)/float64(floor))
 		}
 	}
 }
@@ -101,23 +115,29 @@ type sample struct {
 	body string
 }
 
-// measure makes n edits in a new project of kind, with a client asking
-// every interval.
-func measure(work, bin, kind string, n int, init, every time.Duration) result {
-	dir := filepath.Join(work, "case-"+strings.NewReplacer("+", "-", " ", "-").Replace(kind)+"-"+init.String()+"-"+every.String())
+// A project is one case's app, running and ready for edits.
+type project struct {
+	kind, dir, url string
+	swap           func() // for the floor: build and restart by hand
+	stop           func()
+}
+
+// setUp makes a project of kind and starts it; name tells it from others.
+func setUp(work, bin, kind string, init time.Duration, name string) *project {
+	dir := filepath.Join(work, "case-"+strings.NewReplacer("+", "-", " ", "-").Replace(kind)+"-"+init.String()+"-"+name)
 	bench.Write(dir, "go.mod", "module example.com/app\n\ngo 1.22\n")
 	bench.Write(dir, "main.go", app)
 	bench.Write(dir, "version.go", version("v0"))
 	port, proxyPort := bench.FreePort(), bench.FreePort()
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	var stop func()
-	var swap func(v string) // for the floor: build and restart by hand
+	var swap func()
 	switch kind {
 	case "floor":
 		out := filepath.Join(dir, "app")
 		bench.Run(dir, "go", "build", "-o", out, ".")
 		cmd := startApp(out, port, init)
-		swap = func(string) {
+		swap = func() {
 			bench.Run(dir, "go", "build", "-o", out, ".")
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
@@ -145,70 +165,71 @@ func measure(work, bin, kind string, n int, init, every time.Duration) result {
 		bench.Check(cmd.Start())
 		stop = func() { cancel(); cmd.Wait() }
 	}
-	defer stop()
 	waitFor(url, "v0")
+	return &project{kind: kind, dir: dir, url: url, swap: swap, stop: stop}
+}
 
-	var r result
+// edit makes edit number i, with a client asking every interval, and adds
+// what it saw to r.
+func (p *project) edit(i int, every time.Duration, r *result) {
 	client := &http.Client{Timeout: 10 * time.Second}
-	for i := 1; i <= n; i++ {
-		v := fmt.Sprintf("v%d", i)
-		samples := make(chan sample, 1<<16)
-		done := make(chan struct{})
-		go func() {
-			defer close(samples)
-			tick := time.NewTicker(every)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-				}
-				var s sample
-				if resp, err := client.Get(url); err == nil {
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					s.ok, s.body = resp.StatusCode == http.StatusOK, string(b)
-				}
-				// When the client learns: a request the proxy held counts
-				// when it is answered, not when it was sent.
-				s.at = time.Now()
-				samples <- s
-				if s.ok && s.body == v {
-					return
-				}
+	url, dir, kind := p.url, p.dir, p.kind
+	v := fmt.Sprintf("v%d", i)
+	samples := make(chan sample, 1<<16)
+	done := make(chan struct{})
+	go func() {
+		defer close(samples)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
 			}
-		}()
-		start := time.Now()
-		bench.Write(dir, "version.go", version(v))
-		if swap != nil {
-			swap(v)
-		}
-		var firstFail, servedAt time.Time
-		for s := range samples {
-			r.requests++
-			if !s.ok {
-				r.failed++
-				if firstFail.IsZero() {
-					firstFail = s.at
-				}
+			var s sample
+			if resp, err := client.Get(url); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				s.ok, s.body = resp.StatusCode == http.StatusOK, string(b)
 			}
-			if s.ok && s.body == v && servedAt.IsZero() {
-				servedAt = s.at
+			// When the client learns: a request the proxy held counts
+			// when it is answered, not when it was sent.
+			s.at = time.Now()
+			samples <- s
+			if s.ok && s.body == v {
+				return
 			}
 		}
-		close(done)
-		if servedAt.IsZero() {
-			log.Fatalf("%s: %s never served", kind, v)
-		}
-		var unavailable time.Duration
-		if !firstFail.IsZero() {
-			unavailable = servedAt.Sub(firstFail)
-		}
-		r.unavailable = append(r.unavailable, unavailable)
-		r.served = append(r.served, servedAt.Sub(start))
+	}()
+	start := time.Now()
+	bench.Write(dir, "version.go", version(v))
+	if p.swap != nil {
+		p.swap()
 	}
-	return r
+	var firstFail, servedAt time.Time
+	for s := range samples {
+		r.requests++
+		if !s.ok {
+			r.failed++
+			if firstFail.IsZero() {
+				firstFail = s.at
+			}
+		}
+		if s.ok && s.body == v && servedAt.IsZero() {
+			servedAt = s.at
+		}
+	}
+	close(done)
+	if servedAt.IsZero() {
+		log.Fatalf("%s: %s never served", kind, v)
+	}
+	var unavailable time.Duration
+	if !firstFail.IsZero() {
+		unavailable = servedAt.Sub(firstFail)
+	}
+	r.unavailable = append(r.unavailable, unavailable)
+	r.served = append(r.served, servedAt.Sub(start))
 }
 
 func startApp(bin string, port int, init time.Duration) *exec.Cmd {

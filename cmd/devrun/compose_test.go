@@ -277,7 +277,7 @@ func TestComposeSidecarProxy(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	versions := events(t, ctx, through+"__devrun/events")
+	versions := events(t, ctx, strings.Replace(through, "http:", "ws:", 1)+"__devrun/events")
 	next := func(last string) string {
 		deadline := time.After(waitTimeout)
 		for {

@@ -3,17 +3,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/moby/moby/client"
 
 	"github.com/devrun/devrun/docker"
@@ -331,7 +330,7 @@ func TestContainerProxyTellsPagesOnceTheAppAnswers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	versions := events(t, ctx, through+"__devrun/events")
+	versions := events(t, ctx, strings.Replace(through, "http:", "ws:", 1)+"__devrun/events")
 	next := func(last string) string {
 		deadline := time.After(waitTimeout)
 		for {
@@ -361,25 +360,27 @@ func TestContainerProxyTellsPagesOnceTheAppAnswers(t *testing.T) {
 	p.stop(os.Interrupt)
 }
 
-// events streams the versions of the state events of devrun's proxy at
-// url until ctx is done.
+// events streams the versions of the state messages of devrun's proxy
+// at url (ws://…) until ctx is done.
 func events(t *testing.T, ctx context.Context, url string) <-chan string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch := make(chan string)
 	go func() {
-		defer resp.Body.Close()
+		defer c.CloseNow()
 		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var s struct{ Version string }
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && json.Unmarshal([]byte(data), &s) == nil {
+		for {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m struct{ Type, Version string }
+			if json.Unmarshal(msg, &m) == nil && m.Type == "state" {
 				select {
-				case ch <- s.Version:
+				case ch <- m.Version:
 				case <-ctx.Done():
 					return
 				}

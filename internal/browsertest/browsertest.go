@@ -48,9 +48,23 @@ func New(t testing.TB) *Browser {
 		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.NoSandbox,
 		chromedp.Flag("disable-dev-shm-usage", true))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	b := newTab(t, actx)
+	t.Cleanup(cancelAlloc)
+	return b
+}
+
+// NewTab opens another tab in b's browser; it closes when the test ends.
+func (b *Browser) NewTab(t testing.TB) *Browser {
+	t.Helper()
+	return newTab(t, b.ctx)
+}
+
+// newTab opens a tab in the browser of parent (a new browser when parent
+// has none yet), and waits until it is open.
+func newTab(t testing.TB, parent context.Context) *Browser {
+	t.Helper()
 	b := &Browser{}
-	// The listener runs in the tab's loop, in the order of the events.
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithListener(func(ev any) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		switch e := ev.(type) {
@@ -64,7 +78,7 @@ func New(t testing.TB) *Browser {
 			}
 		}
 	}))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(cancel)
 	b.ctx = ctx
 	// The first run starts the browser, which lives as long as ctx: it
 	// takes no deadline of its own.
@@ -76,7 +90,7 @@ func New(t testing.TB) *Browser {
 			t.Fatalf("starting chromium: %v", err)
 		}
 	case <-time.After(time.Minute):
-		t.Fatal("chromium did not start within a minute")
+		t.Fatal("chromium did not open a tab within a minute")
 	}
 	return b
 }
