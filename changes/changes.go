@@ -437,7 +437,7 @@ func (p *Pipeline) handle(ctx context.Context, b watcher.Batch, triggers chan<- 
 		p.opts.Reload(served)
 		return
 	case len(served) > 0:
-		p.opts.Log.Info(describe(served) + ": a rule says reload, and no proxy runs (proxy.listen): nothing to do")
+		p.opts.Log.Info(describe(served) + ": a rule says reload, and no proxy reloads pages (proxy.listen, proxy.reload): nothing to do")
 		return
 	case len(ignored) > 0:
 		msg := describe(ignored) + ": not read by the build, no rule: nothing to do (devrun why " + quoteArg(ignored[0]) + ")"

@@ -19,8 +19,14 @@ const readyEvery = 5 * time.Millisecond
 // answers 2xx or 3xx; with Options.Answer, until a GET of / answers. The
 // error says what the last try got.
 func (p *Proxy) WaitReady(ctx context.Context, addr string) error {
+	tr := &http.Transport{DisableKeepAlives: true}
+	if p.opts.H2C {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	defer tr.CloseIdleConnections()
 	client := &http.Client{
-		Transport:     &http.Transport{DisableKeepAlives: true},
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	var last error
@@ -84,7 +90,15 @@ func (p *Proxy) versionOf(addr string) string {
 // Served says that the version at addr is ready and serves: every page
 // open through the proxy reloads once, and a build failure shown over
 // them goes away.
+//
+// An address the proxy no longer forwards to (a check of an older
+// version's that ended late) is ignored.
 func (p *Proxy) Served(addr string) {
+	p.switching.Lock()
+	defer p.switching.Unlock()
+	if addr != p.Target() {
+		return
+	}
 	v := p.events.served()
 	p.vers.mu.Lock()
 	defer p.vers.mu.Unlock()

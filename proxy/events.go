@@ -94,8 +94,9 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		case msg, ok := <-ch:
 			if !ok {
-				// It fell behind: it connects again, and gets the state.
-				c.Close(websocket.StatusTryAgainLater, "fell behind")
+				// It fell behind, or devrun stops: it connects again, and
+				// gets the state.
+				c.Close(websocket.StatusGoingAway, "")
 				return
 			}
 			if !write(msg) {
@@ -109,6 +110,17 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	}
+}
+
+// closeAll ends every page's socket (the proxy shuts down); the pages
+// connect again to the next devrun.
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.clients {
+		delete(h.clients, ch)
+		close(ch)
 	}
 }
 

@@ -9,11 +9,13 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,29 +70,38 @@ func (p *Proxy) inject(resp *http.Response) error {
 		version = p.versionOf(*t)
 	}
 	tag := scriptTag(resp.Header, version)
-	body, err := decode(resp.Body)
+	raw := bufio.NewReader(resp.Body)
+	body, err := decode(raw)
 	if err != nil {
-		return nil // not what it says it is: pass it on as it is
-	}
-	if resp.ContentLength >= 0 && resp.ContentLength <= maxBuffered && resp.Header.Get("Content-Encoding") == "" {
-		page, err := io.ReadAll(io.LimitReader(body, maxBuffered+1))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("reading the app's page: %w", err)
-		}
-		i := lastBodyEnd(page)
-		if i >= 0 {
-			page = slicesInsert(page, i, tag)
-			addToPolicy(resp.Header)
-			noValidators(resp.Header)
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(page))
-		resp.ContentLength = int64(len(page))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(page)))
+		// Not what it says it is: passed on as it is.
+		resp.Body = readCloser{raw, resp.Body}
 		return nil
 	}
-	// Of unknown length, or encoded: the page streams through, and the
-	// script goes in as its first </body> passes.
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxBuffered {
+		// Of a known length: read whole, decoded, the script put before
+		// its last </body, its length fixed.
+		page, err := io.ReadAll(io.LimitReader(body, maxBuffered+1))
+		if err != nil {
+			resp.Body.Close()
+			return fmt.Errorf("reading the app's page: %w", err)
+		}
+		if len(page) <= maxBuffered {
+			resp.Body.Close()
+			if i := lastBodyEnd(page); i >= 0 {
+				page = slicesInsert(page, i, tag)
+				addToPolicy(resp.Header)
+				noValidators(resp.Header)
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(page))
+			resp.ContentLength = int64(len(page))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(page)))
+			resp.Header.Del("Content-Encoding")
+			return nil
+		}
+		body = io.MultiReader(bytes.NewReader(page), body) // larger decoded: it streams
+	}
+	// Of unknown length: the page streams through, and the script goes
+	// at its end, after its </body>.
 	resp.Body = &streamInjector{r: body, closer: resp.Body, tag: tag}
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
@@ -100,14 +111,38 @@ func (p *Proxy) inject(resp *http.Response) error {
 	return nil
 }
 
+// limitEncodings keeps, of a request's Accept-Encoding, the codings
+// devrun can decode to put the script in (Chromium asks for zstd too).
+func limitEncodings(h http.Header) {
+	ae := h.Get("Accept-Encoding")
+	if ae == "" {
+		return
+	}
+	var keep []string
+	for _, c := range strings.Split(ae, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(c), ";")
+		if _, ok := decoders[strings.ToLower(strings.TrimSpace(name))]; ok {
+			keep = append(keep, strings.TrimSpace(c))
+		}
+	}
+	if len(keep) == 0 {
+		keep = []string{"identity"}
+	}
+	h.Set("Accept-Encoding", strings.Join(keep, ", "))
+}
+
 // isHTML reports whether resp is an HTML page with a body.
 func isHTML(resp *http.Response) bool {
 	if resp.Request != nil && resp.Request.Method == http.MethodHead {
 		return false
 	}
 	switch {
-	case resp.StatusCode < 200, resp.StatusCode == http.StatusNoContent, resp.StatusCode == http.StatusNotModified:
+	case resp.StatusCode < 200, resp.StatusCode == http.StatusNoContent, resp.StatusCode == http.StatusNotModified,
+		resp.StatusCode == http.StatusPartialContent: // a range of a page
 		return false
+	}
+	if d, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); d == "attachment" {
+		return false // a download, not a page
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
@@ -117,19 +152,29 @@ func isHTML(resp *http.Response) bool {
 var decoders = map[string]func(io.Reader) (io.Reader, error){
 	"":         func(r io.Reader) (io.Reader, error) { return r, nil },
 	"identity": func(r io.Reader) (io.Reader, error) { return r, nil },
-	"gzip":     func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
-	"x-gzip":   func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
+	"gzip":     gunzip,
+	"x-gzip":   gunzip,
 	"br":       func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil },
 	"deflate": func(r io.Reader) (io.Reader, error) {
 		// RFC 9110's deflate is zlib's format; some servers send raw
 		// deflate: the first two bytes tell which.
-		br := bufio.NewReader(r)
+		br := r.(*bufio.Reader)
 		h, err := br.Peek(2)
 		if err == nil && h[0]&0x0f == 8 && (uint16(h[0])<<8|uint16(h[1]))%31 == 0 {
 			return zlib.NewReader(br)
 		}
 		return flate.NewReader(br), nil
 	},
+}
+
+// gunzip decodes gzip, once its first bytes say it is gzip: a body that
+// is not is then passed on whole.
+func gunzip(r io.Reader) (io.Reader, error) {
+	br := r.(*bufio.Reader)
+	if h, err := br.Peek(2); err != nil || h[0] != 0x1f || h[1] != 0x8b {
+		return nil, errors.New("not gzip")
+	}
+	return gzip.NewReader(br)
 }
 
 // scriptTag is the element put into a page served by version, with the
@@ -191,34 +236,45 @@ func addToPolicy(h http.Header) {
 	out := make([]string, len(policies))
 	for n, policy := range policies {
 		ds := strings.Split(policy, ";")
-		if i := scriptDirective(ds); i >= 0 {
-			lower := strings.ToLower(ds[i])
-			if !strings.Contains(lower, "'nonce-") && !strings.Contains(lower, "'unsafe-inline'") {
-				ds[i] = addSource(ds[i], scriptHash)
-			}
-		}
-		connect := -1
+		// Connections, for the events: connect-src, or default-src where
+		// there is none (then a connect-src of its sources and 'self' is
+		// added, leaving the other kinds alone).
+		connect, def := -1, -1
 		for i, d := range ds {
-			if f := strings.Fields(d); len(f) > 0 && strings.EqualFold(f[0], "connect-src") {
-				connect = i
-			}
-		}
-		if connect < 0 {
-			for i, d := range ds {
-				if f := strings.Fields(d); len(f) > 0 && strings.EqualFold(f[0], "default-src") {
+			if f := strings.Fields(d); len(f) > 0 {
+				switch strings.ToLower(f[0]) {
+				case "connect-src":
 					connect = i
+				case "default-src":
+					def = i
 				}
 			}
 		}
-		if connect >= 0 {
-			lower := strings.ToLower(ds[connect])
-			if !strings.Contains(lower, "'self'") && !strings.Contains(lower, "*") {
-				ds[connect] = addSource(ds[connect], "'self'")
+		if connect < 0 && def >= 0 && !allowsSelf(ds[def]) {
+			ds = append(ds, " connect-src "+strings.Join(strings.Fields(ds[def])[1:], " "))
+			connect = len(ds) - 1
+		}
+		if connect >= 0 && !allowsSelf(ds[connect]) {
+			ds[connect] = addSource(ds[connect], "'self'")
+		}
+		if i := scriptDirective(ds); i >= 0 {
+			// The hash, unless 'unsafe-inline' allows the script (and a
+			// hash would turn it off); 'unsafe-inline' beside a nonce or
+			// a hash allows nothing already.
+			lower := strings.ToLower(ds[i])
+			if !strings.Contains(lower, "'unsafe-inline'") || strings.Contains(lower, "'nonce-") || strings.Contains(lower, "'sha") {
+				ds[i] = addSource(ds[i], scriptHash)
 			}
 		}
 		out[n] = strings.Join(ds, ";")
 	}
 	h["Content-Security-Policy"] = out
+}
+
+// allowsSelf reports whether a directive allows the page's own origin.
+func allowsSelf(directive string) bool {
+	srcs := strings.Fields(strings.ToLower(directive))[1:]
+	return slices.Contains(srcs, "'self'") || slices.Contains(srcs, "*")
 }
 
 // addSource adds src to a directive's sources; a directive of 'none'
@@ -264,50 +320,48 @@ func slicesInsert(b []byte, i int, add []byte) []byte {
 	return append(out, b[i:]...)
 }
 
-// streamInjector passes a page through as it comes, putting tag before
-// its first </body; it holds back at most the bytes that could begin one.
+// streamInjector passes a page through as it comes, unchanged, and adds
+// tag at its end if a </body went by: the browser puts what follows
+// </body></html> into the body. (Before the first </body could be inside
+// a script's string or a comment; the end is never.) A page that never
+// ends gets no script.
 type streamInjector struct {
 	r      io.Reader
 	closer io.Closer
 	tag    []byte
-	done   bool   // the tag is in
-	held   []byte // read, not passed on yet
-	eof    bool
+	seen   bool   // a </body went by
+	tail   []byte // the last bytes passed, which may begin a </body
+	ended  bool   // the page ended
+	rest   []byte // what is left to pass of the tag, once the page ended
 }
 
 func (s *streamInjector) Read(p []byte) (int, error) {
-	for {
-		if !s.done {
-			if i := indexFold(s.held, bodyEnd); i >= 0 {
-				s.held = slicesInsert(s.held, i, s.tag)
-				s.done = true
-			}
-		}
-		// Pass on what cannot be part of a </body, keep the rest.
-		keep := 0
-		if !s.done && !s.eof {
-			keep = partialEnd(s.held)
-		}
-		if len(s.held) > keep {
-			n := copy(p, s.held[:len(s.held)-keep])
-			s.held = s.held[n:]
-			return n, nil
-		}
-		if s.eof {
+	if s.ended {
+		if len(s.rest) == 0 {
 			return 0, io.EOF
 		}
-		if s.done && len(s.held) == 0 {
-			return s.r.Read(p)
+		n := copy(p, s.rest)
+		s.rest = s.rest[n:]
+		return n, nil
+	}
+	n, err := s.r.Read(p)
+	if n > 0 && !s.seen {
+		look := append(s.tail, p[:n]...)
+		if indexFold(look, bodyEnd) >= 0 {
+			s.seen = true
 		}
-		buf := make([]byte, max(len(p), 4096))
-		n, err := s.r.Read(buf)
-		s.held = append(s.held, buf[:n]...)
-		if err == io.EOF {
-			s.eof = true
-		} else if err != nil {
-			return 0, err
+		s.tail = append(s.tail[:0], look[len(look)-partialEnd(look):]...)
+	}
+	if err == io.EOF {
+		s.ended = true
+		if s.seen {
+			s.rest = s.tag
+		}
+		if n > 0 || len(s.rest) > 0 {
+			return n, nil // the tag and the end come with the next Reads
 		}
 	}
+	return n, err
 }
 
 // partialEnd is the length of the longest end of b that begins a </body.
@@ -331,3 +385,11 @@ func indexFold(b, sep []byte) int {
 	}
 	return -1
 }
+
+// readCloser reads from r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }

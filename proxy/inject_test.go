@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +124,7 @@ func TestOnlyWholePagesGetTheScript(t *testing.T) {
 		{"fragment", "text/html", "", `<li>one</li>`, 200},
 		{"not modified", "text/html", "", ``, 304},
 		{"zstd", "text/html", "zstd", page, 200},
+		{"a range", "text/html", "", page, 206},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,8 +150,8 @@ func TestOnlyWholePagesGetTheScript(t *testing.T) {
 }
 
 // A page the app streams passes as it comes: its first part reaches the
-// browser before the app has written the rest, and the script goes in as
-// its </body> passes.
+// browser before the app has written the rest, and the script goes at its
+// end, after its </body> (where the browser puts it into the body).
 func TestStreamedPagesStream(t *testing.T) {
 	more := make(chan struct{})
 	target := app(t, func(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +176,7 @@ func TestStreamedPagesStream(t *testing.T) {
 	}
 	close(more)
 	rest, _ := io.ReadAll(r)
-	if !strings.HasPrefix(string(rest), "<p>second</p><script") || !strings.HasSuffix(string(rest), "</script></body></html>") {
+	if !strings.HasPrefix(string(rest), "<p>second</p></body></html><script") || !strings.HasSuffix(string(rest), "</script>") {
 		t.Errorf("the rest: %s", rest)
 	}
 }
@@ -186,7 +188,10 @@ func TestStreamedPagesStream(t *testing.T) {
 func TestPolicyAllowsTheScript(t *testing.T) {
 	cases := []struct{ policy, want, nonce string }{
 		{"default-src 'self'", "default-src 'self' " + scriptHash, ""},
-		{"script-src 'nonce-abc123' 'strict-dynamic'; connect-src 'none'", "script-src 'nonce-abc123' 'strict-dynamic'; connect-src 'self'", "abc123"},
+		{"script-src 'nonce-abc123' 'strict-dynamic'; connect-src 'none'", "script-src 'nonce-abc123' 'strict-dynamic' " + scriptHash + "; connect-src 'self'", "abc123"},
+		{"default-src 'none'", "default-src " + scriptHash + "; connect-src 'self'", ""},
+		{"default-src https://*.cdn.example", "default-src https://*.cdn.example " + scriptHash + "; connect-src https://*.cdn.example 'self'", ""},
+		{"script-src 'unsafe-inline' 'sha256-abc'", "script-src 'unsafe-inline' 'sha256-abc' " + scriptHash, ""},
 		{"script-src 'self' 'unsafe-inline'; connect-src https://api.example", "script-src 'self' 'unsafe-inline'; connect-src https://api.example 'self'", ""},
 		{"img-src *", "img-src *", ""},
 	}
@@ -271,5 +276,65 @@ func TestNoScript(t *testing.T) {
 	}
 	if resp, _ := getRaw(t, p.Addr(), "/__devrun/events"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("events: %s", resp.Status)
+	}
+}
+
+// The app gets each path as the client sent it (no cleaning, no
+// redirect), and an Accept-Encoding of codings devrun can decode; a
+// download is not a page.
+func TestRequestsReachTheAppAsSent(t *testing.T) {
+	var paths, encodings []string
+	var mu sync.Mutex
+	target := app(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.RawPath+"|"+r.URL.Path)
+		encodings = append(encodings, r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Disposition", "attachment; filename=page.html")
+		w.Write([]byte(page))
+	})
+	p := serve(t, Options{Listen: "127.0.0.1:0", Target: target})
+	for _, path := range []string{"/a//b", "/x/./y", "/__devrun"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+p.Addr()+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != page {
+			t.Errorf("GET %s: %s, the download changed: %v", path, resp.Status, string(b) != page)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(paths, " ") != "|/a//b |/x/./y |/__devrun" {
+		t.Errorf("the app got %q", paths)
+	}
+	for _, e := range encodings {
+		if e != "gzip, deflate, br" {
+			t.Errorf("the app was asked for %q", e)
+		}
+	}
+}
+
+// A late check of a version the proxy no longer forwards to tells the
+// pages nothing; a 502 page reloads itself once a version serves.
+func TestServedOnlyForTheCurrentVersion(t *testing.T) {
+	p := serve(t, Options{Listen: "127.0.0.1:0", Target: "127.0.0.1:1", Wait: 50 * time.Millisecond})
+	_, body := getRaw(t, p.Addr(), "/")
+	if !strings.Contains(body, "<script data-devrun-version") {
+		t.Errorf("the 502 page has no reload script:\n%s", body)
+	}
+	p.Switch("127.0.0.1:2")
+	p.Served("127.0.0.1:1")
+	if v := p.versionOf("127.0.0.1:1"); v != "" {
+		t.Errorf("a stale check was served: %q", v)
+	}
+	p.Served("127.0.0.1:2")
+	if v := p.versionOf("127.0.0.1:2"); !strings.HasSuffix(v, "-1") {
+		t.Errorf("the current version is %q", v)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -75,6 +76,7 @@ type Proxy struct {
 	// address a request was sent to; a connection dialled for a request
 	// held across a Switch is to the new address.
 	transport *http.Transport
+	switching sync.Mutex // held by Switch and Served
 }
 
 // retryEvery is how often a held request tries the app again.
@@ -105,6 +107,9 @@ func Listen(opts Options) (*Proxy, error) {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,
+		// The client's Accept-Encoding only: the app's coding passes on
+		// (or is decoded to put the script in), never undone unasked.
+		DisableCompression: true,
 	}
 	if opts.H2C {
 		tr.Protocols = new(http.Protocols)
@@ -120,6 +125,9 @@ func Listen(opts Options) (*Proxy, error) {
 			r.SetURL(&url.URL{Scheme: "http", Host: *target})
 			r.SetXForwarded()
 			r.Out.Host = r.In.Host
+			if !opts.NoScript {
+				limitEncodings(r.Out.Header)
+			}
 		},
 		Transport:     retrying{tr, opts.Wait},
 		FlushInterval: -1, // stream: SSE and long responses pass as they come
@@ -128,18 +136,23 @@ func Listen(opts Options) (*Proxy, error) {
 	if !opts.NoScript {
 		rp.ModifyResponse = p.inject
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", rp)
-	mux.HandleFunc(reserved, func(w http.ResponseWriter, r *http.Request) {
+	// Not a ServeMux: the app gets every path as the client sent it
+	// (a ServeMux cleans //, /./ and redirects).
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, reserved) {
+			rp.ServeHTTP(w, r)
+			return
+		}
 		if r.URL.Path == eventsPath && !opts.NoScript {
 			p.events.serve(w, r)
 			return
 		}
 		http.Error(w, "devrun's proxy serves nothing else under "+reserved, http.StatusNotFound)
 	})
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute, Protocols: new(http.Protocols)}
+	p.srv = &http.Server{Handler: handler, ReadHeaderTimeout: time.Minute, Protocols: new(http.Protocols)}
 	p.srv.Protocols.SetHTTP1(true)
 	p.srv.Protocols.SetUnencryptedHTTP2(true)
+	p.srv.RegisterOnShutdown(p.events.closeAll) // the pages' sockets, which Shutdown does not wait for
 	return p, nil
 }
 
@@ -159,6 +172,8 @@ func (p *Proxy) Target() string { return *p.target.Load() }
 // Switch makes the proxy forward new requests to addr, a new version
 // that is ready; requests under way finish with the one they reached.
 func (p *Proxy) Switch(addr string) {
+	p.switching.Lock()
+	defer p.switching.Unlock()
 	p.target.Store(&addr)
 	p.transport.CloseIdleConnections() // to the old version, of no more use
 }
@@ -231,11 +246,20 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, err error) {
 		why = fmt.Sprintf("did not answer within proxy.wait (%s)", p.opts.Wait)
 	}
 	target := targetOf(r.Context(), p)
+	if strings.HasSuffix(target, ":0") {
+		target = "(not started yet)"
+	}
 	p.opts.Log.Warn(fmt.Sprintf("proxy: %s %s: the app at %s %s: %v%s", r.Method, r.URL.Path, target, why, err, hint))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><h1>devrun: the app does not answer</h1><p>The app at %s %s: %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>\n",
-		html.EscapeString(target), html.EscapeString(why), html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint))
+	script := ""
+	if !p.opts.NoScript {
+		// The page reloads itself once a version serves.
+		script = string(scriptTag(nil, ""))
+	}
+	fmt.Fprintf(w, "<!doctype html><title>devrun: the app does not answer</title><body><h1>devrun: the app does not answer</h1><p>The app at %s %s: %s.</p><p>%s</p><p>devrun's log says whether it is building, failed to build, or crashed.</p>%s</body>\n",
+		html.EscapeString(target), html.EscapeString(why), html.EscapeString(err.Error()), html.EscapeString(p.opts.Hint), script)
 }
 
 // retrying is a RoundTripper that waits for the app at most wait for a

@@ -3,6 +3,10 @@
 // failed build's output over the page, and restyles it when a stylesheet
 // changes on disk.
 (() => {
+	// Once for each document, though htmx and the like run a page's
+	// scripts again when they swap a whole page in.
+	if (window.devrunReload) return;
+	window.devrunReload = true;
 	const me = document.currentScript;
 	let version = (me && me.dataset.devrunVersion) || "";
 	let box = null;

@@ -36,7 +36,7 @@ func (s *Starter) Start(ctx context.Context, a runner.Artifact) (runner.Process,
 	n := s.starts.Add(1)
 	go func() {
 		addr := s.Proxy.Target()
-		err := waitReady(s.Proxy, proc, addr, s.Timeout)
+		err := waitReady(context.Background(), s.Proxy, proc, addr, s.Timeout)
 		if s.starts.Load() != n {
 			return
 		}
@@ -57,8 +57,11 @@ func (s *Starter) Start(ctx context.Context, a runner.Artifact) (runner.Process,
 // The Supervisor stops the previous version after Start returns (its
 // Overlap), off the edit-to-serve path. A version that exits or does not
 // answer within Timeout is stopped, and Start fails: the previous version
-// serves on. Its fields must not change once Start is called; Start is
-// called by one goroutine at a time.
+// serves on, and the pages show why. Start blocks its caller (the
+// Supervisor's loop) until the new version answers, fails, or ctx is done
+// (devrun stops): then it stops the new version and returns ctx's error.
+// Its fields must not change once Start is called; Start is called by one
+// goroutine at a time.
 type Switcher struct {
 	New     func(port int) runner.Starter // a Starter whose app listens on port
 	Proxy   *Proxy
@@ -84,7 +87,7 @@ func (s *Switcher) Start(ctx context.Context, a runner.Artifact) (runner.Process
 		s.served = true
 		s.Proxy.Switch(addr)
 		go func() {
-			if err := waitReady(s.Proxy, proc, addr, s.Timeout); err == nil {
+			if err := waitReady(context.Background(), s.Proxy, proc, addr, s.Timeout); err == nil {
 				s.Proxy.Served(addr)
 			} else if !exited(proc) {
 				logOf(s.Log).Warn(fmt.Sprintf("proxy: the app does not answer on PORT=%d after %s (%v): does it listen on $PORT?", port, ms(timeout(s.Timeout)), err))
@@ -92,7 +95,7 @@ func (s *Switcher) Start(ctx context.Context, a runner.Artifact) (runner.Process
 		}()
 		return proc, nil
 	}
-	if err := waitReady(s.Proxy, proc, addr, s.Timeout); err != nil {
+	if err := waitReady(ctx, s.Proxy, proc, addr, s.Timeout); err != nil {
 		gone := exited(proc)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -101,19 +104,26 @@ func (s *Switcher) Start(ctx context.Context, a runner.Artifact) (runner.Process
 			return nil, ctx.Err()
 		}
 		if gone {
-			return nil, fmt.Errorf("the new version exited before it answered on PORT=%d (%v)", port, describeExit(stopErr))
+			err = fmt.Errorf("the new version exited before it answered on PORT=%d (%v)", port, describeExit(stopErr))
+		} else {
+			hint := "does it listen on $PORT?"
+			if s.Proxy.opts.Ready != "" {
+				hint = "does it listen on $PORT, and does proxy.ready " + s.Proxy.opts.Ready + " answer 2xx or 3xx?"
+			}
+			err = fmt.Errorf("the new version did not answer on PORT=%d within run.ready_timeout %s (%v): %s It was stopped", port, ms(timeout(s.Timeout)), err, hint)
 		}
-		return nil, fmt.Errorf("the new version did not answer on PORT=%d within %s (%v): does it listen on $PORT? It was stopped", port, ms(timeout(s.Timeout)), err)
+		s.Proxy.Failed(err.Error() + "\n\nThe previous version still serves.")
+		return nil, err
 	}
 	s.Proxy.Switch(addr)
 	s.Proxy.Served(addr)
 	return proc, nil
 }
 
-// waitReady waits until the app at addr answers, it exits, or timeout
-// (30 s if 0) passes.
-func waitReady(p *Proxy, proc runner.Process, addr string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout(d))
+// waitReady waits until the app at addr answers, it exits, timeout
+// (30 s if 0) passes, or ctx is done.
+func waitReady(ctx context.Context, p *Proxy, proc runner.Process, addr string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout(d))
 	defer cancel()
 	stop := make(chan struct{})
 	defer close(stop)

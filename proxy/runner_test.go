@@ -111,7 +111,7 @@ func TestSwitcherKeepsTheOldVersionWhenTheNewOneFails(t *testing.T) {
 	}
 	next = inProcess{name: "v3", never: true}
 	_, err = sw.Start(ctx, "v3")
-	if err == nil || !strings.Contains(err.Error(), "did not answer on PORT=") || !strings.Contains(err.Error(), "within 300ms") {
+	if err == nil || !strings.Contains(err.Error(), "did not answer on PORT=") || !strings.Contains(err.Error(), "within run.ready_timeout 300ms") {
 		t.Errorf("a version that never listens: %v", err)
 	}
 	if s := started[len(started)-1]; !isDone(s) {
