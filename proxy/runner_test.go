@@ -151,3 +151,37 @@ func isDone(p runner.Process) bool {
 		return false
 	}
 }
+
+// devrun stopping while a start-first version is waited for: Start stops
+// it and returns at once, not after run.ready_timeout.
+func TestSwitcherStopsWaitingWhenDevrunStops(t *testing.T) {
+	p := serve(t, Options{Listen: "127.0.0.1:0", Target: "127.0.0.1:0", Wait: 10 * time.Second})
+	next := inProcess{name: "v1"}
+	var last *inProcessApp
+	sw := &Switcher{Proxy: p, Timeout: time.Hour, New: func(port int) runner.Starter {
+		s := next
+		s.port = port
+		return starterFunc(func(ctx context.Context, a runner.Artifact) (runner.Process, error) {
+			proc, err := s.Start(ctx, a)
+			if err == nil {
+				last = proc.(*inProcessApp)
+			}
+			return proc, err
+		})
+	}}
+	if _, err := sw.Start(context.Background(), "v1"); err != nil {
+		t.Fatal(err)
+	}
+	defer last.Stop(context.Background())
+	next = inProcess{name: "v2", never: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	began := time.Now()
+	_, err := sw.Start(ctx, "v2")
+	if !errors.Is(err, context.Canceled) || time.Since(began) > 10*time.Second {
+		t.Errorf("Start returned %v after %s", err, time.Since(began))
+	}
+	if !isDone(last) {
+		t.Error("the version waited for was left running")
+	}
+}
