@@ -57,19 +57,30 @@ func TestScriptRunsUnderThePagesPolicy(t *testing.T) {
 // waitClients waits until n pages listen to p's events.
 func waitClients(t *testing.T, p *Proxy, n int) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var got int
+	if !eventually(func() bool {
 		p.events.mu.Lock()
-		got := len(p.events.clients)
-		p.events.mu.Unlock()
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d pages listen, want %d", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
+		defer p.events.mu.Unlock()
+		got = len(p.events.clients)
+		return got == n
+	}) {
+		t.Fatalf("%d pages listen, want %d", got, n)
 	}
+}
+
+// eventually polls cond every 5 ms until it holds, for a minute at most.
+func eventually(cond func() bool) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
 }
 
 // Eight tabs on one page through the proxy, as a developer's browser has
@@ -96,10 +107,7 @@ func TestEightTabsAllLoadAndReload(t *testing.T) {
 	waitClients(t, p, len(tabs))
 	p.Served(target)
 	for i, tab := range tabs {
-		deadline := time.Now().Add(time.Minute)
-		for tab.Navigations() < 2 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		eventually(func() bool { return tab.Navigations() >= 2 })
 		if n := tab.Navigations(); n != 2 {
 			t.Errorf("tab %d: %d navigations, want 2", i+1, n)
 		}
