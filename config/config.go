@@ -55,6 +55,9 @@ type BuildConfig struct {
 	Tags    []string
 	Env     []string
 	Steps   []Step // generators run before the build
+	// Fast adds the dev profile to go build (runner.FastFlags): a build
+	// tuned for the loop, not for release.
+	Fast bool
 	// Parallel is how many services build at once: a number, "0" for one
 	// for each CPU.
 	Parallel string

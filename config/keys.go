@@ -44,6 +44,7 @@ var keys = []key{
 	{name: "build.flags", kind: kList, def: []string{}, help: "further go build flags", field: func(c *Config) any { return &c.Build.Flags }},
 	{name: "build.ldflags", kind: kString, def: "", help: "go build -ldflags", field: func(c *Config) any { return &c.Build.LDFlags }},
 	{name: "build.tags", kind: kList, def: []string{}, help: "go build -tags", field: func(c *Config) any { return &c.Build.Tags }},
+	{name: "build.fast", kind: kBool, def: true, help: "build for the loop: no DWARF (-ldflags=-w) and no VCS stamp (-buildvcs=false), each unless set in build.flags, build.ldflags or GOFLAGS (false: go build's defaults)", field: func(c *Config) any { return &c.Build.Fast }},
 	{name: "build.parallel", kind: kPort, def: "0", check: parallelBuilds, help: "how many services build at once (0: one for each CPU)", field: func(c *Config) any { return &c.Build.Parallel }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 

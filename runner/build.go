@@ -41,6 +41,13 @@ type GoBuild struct {
 	// PIDFile, when set, records the running build's process group, so that
 	// the next devrun can stop a build that a killed devrun left (KillLeftover).
 	PIDFile string
+	// Progress, when set, is shown the packages each build compiles, as the
+	// go command (1.24 and later: go build -v -json) starts them. Not used
+	// with Command.
+	Progress Progress
+
+	goOnce sync.Once
+	goJSON bool // the go command takes -json
 
 	mu   sync.Mutex
 	seq  int
@@ -54,7 +61,8 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	if err != nil {
 		return "", err
 	}
-	argv := b.argv(out)
+	progress := b.progress(ctx)
+	argv := b.argv(out, progress != nil)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.Dir
 	cmd.Env = append(os.Environ(), b.Env...)
@@ -72,6 +80,15 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	}
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
+	var events *buildEvents
+	if progress != nil {
+		// Two writers to one buffer: exec copies each from a goroutine.
+		locked := &lockedWriter{w: &output}
+		events = &buildEvents{output: locked, progress: progress}
+		cmd.Stdout, cmd.Stderr = events, locked
+		defer progress.Done()
+		defer b.countToCompile(ctx, progress)()
+	}
 	t := newTree(cmd)
 	// A superseded build is killed at once: its output is discarded anyway,
 	// and every millisecond it lingers delays the build that replaces it.
@@ -90,6 +107,9 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 		}
 	}
 	t.release()
+	if events != nil {
+		events.flush() // the writers are done once Wait has returned
+	}
 	if ctx.Err() != nil {
 		discard(dir)
 		return "", ctx.Err()
@@ -148,7 +168,7 @@ func (b *GoBuild) nextOutput() (dir, out string, err error) {
 	return dir, filepath.Join(dir, name), nil
 }
 
-func (b *GoBuild) argv(out string) []string {
+func (b *GoBuild) argv(out string, progress bool) []string {
 	if len(b.Command) > 0 {
 		argv := make([]string, len(b.Command))
 		for i, a := range b.Command {
@@ -157,6 +177,9 @@ func (b *GoBuild) argv(out string) []string {
 		return argv
 	}
 	argv := []string{"go", "build", "-o", out}
+	if progress {
+		argv = append(argv, "-v", "-json")
+	}
 	if len(b.Tags) > 0 {
 		argv = append(argv, "-tags", strings.Join(b.Tags, ","))
 	}

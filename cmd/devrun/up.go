@@ -37,11 +37,21 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// On a terminal, long builds show their progress on a line of
+			// their own, which every other write there clears first.
+			var progress *term.Progress
+			if g.logFile == "" && term.IsTerminal(stderr) {
+				progress = term.NewProgress(stderr, nil)
+				stderr = progress.Wrap(stderr)
+			}
 			log, out, closeLog, err := g.logger(stderr)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
+			if progress == nil {
+				progress = term.NewProgress(nil, log)
+			}
 			// Before --, service names; after it, the app's arguments.
 			// Without services, every argument is the app's, as before.
 			names, appArgs := args, []string(nil)
@@ -54,7 +64,7 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 				}
 				names = nil
 			}
-			return up(cmd.Context(), c, log, out, force, g.logFile, names, appArgs)
+			return up(cmd.Context(), c, log, out, progress, force, g.logFile, names, appArgs)
 		},
 	}
 }
@@ -117,7 +127,7 @@ func stateDir() (string, error) {
 // selects services (and those they depend on); none selects all. What
 // devrun writes itself (its state directory, the builds, the log file,
 // the pid1 cache) is never watched, wherever it is.
-func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, force <-chan struct{}, logFile string, names, appArgs []string) error {
+func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, progress *term.Progress, force <-chan struct{}, logFile string, names, appArgs []string) error {
 	services := c.Services
 	if len(services) == 0 {
 		services = []config.Service{{Config: c}}
@@ -162,7 +172,8 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		limit:    runner.NewLimit(parallelBuilds(c.Build.Parallel)),
 		several:  len(services) > 1,
 		steps:    &sync.Mutex{},
-		stdout:   []io.Writer{os.Stdout}, stderr: []io.Writer{os.Stderr},
+		stdout:   []io.Writer{progress.Wrap(os.Stdout)}, stderr: []io.Writer{progress.Wrap(os.Stderr)},
+		progress: progress,
 	}
 	if len(c.Services) > 0 {
 		var ns []string
@@ -170,8 +181,8 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 			ns = append(ns, s.Name)
 			p.width = max(p.width, len(s.Name))
 		}
-		p.stdout = writers(term.NewPrefixers(os.Stdout, term.IsColorTerminal(os.Stdout), ns...))
-		p.stderr = writers(term.NewPrefixers(os.Stderr, term.IsColorTerminal(os.Stderr), ns...))
+		p.stdout = writers(term.NewPrefixers(progress.Wrap(os.Stdout), term.IsColorTerminal(os.Stdout), ns...))
+		p.stderr = writers(term.NewPrefixers(progress.Wrap(os.Stderr), term.IsColorTerminal(os.Stderr), ns...))
 	}
 	var units []*unit
 	defer func() {
@@ -301,6 +312,7 @@ type parts struct {
 	several        bool        // more than one service runs: devrun says once what no service reads
 	steps          sync.Locker // held while a service's steps run: services that share steps never run them at once
 	stdout, stderr []io.Writer // one for each service, or one for the only one
+	progress       *term.Progress
 }
 
 // unit makes the i-th service's parts; ready holds the readiness of the
@@ -397,6 +409,7 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 		}
 	}
 	build := goBuild(c, state, target)
+	build.Progress = p.progress.Build(s.Name)
 	u.graph = graphOptions(build)
 	var builder runner.Builder = build
 	if len(c.Build.Steps) > 0 {
@@ -732,7 +745,22 @@ func goBuild(c *config.Config, state string, target platform) *runner.GoBuild {
 		b.Env = append(slices.Clone(c.Build.Env), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
 		b.OutDir = filepath.Join(c.Build.Output, target.goos+"-"+target.goarch)
 	}
+	if c.Build.Fast && len(c.Build.Command) == 0 {
+		b.Flags, b.LDFlags = runner.FastFlags(b.Flags, b.LDFlags, goflags(b.Env))
+	}
 	return b
+}
+
+// goflags returns the GOFLAGS a build with env (added to devrun's own
+// environment) runs with.
+func goflags(env []string) string {
+	v := os.Getenv("GOFLAGS")
+	for _, e := range env {
+		if k, val, _ := strings.Cut(e, "="); k == "GOFLAGS" {
+			v = val
+		}
+	}
+	return v
 }
 
 // hostStarter makes what starts the service on the host, with env (KEY=value)

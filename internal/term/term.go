@@ -37,6 +37,13 @@ func IsColorTerminal(w io.Writer) bool {
 	return ok && colorAllowed(os.Getenv) && isTerminal(f)
 }
 
+// IsTerminal reports whether w is a terminal that can redraw a line: a
+// character device, with TERM not "dumb".
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("TERM") != "dumb" && isTerminal(f)
+}
+
 // colorAllowed reports whether the environment, read through getenv, lets
 // a terminal have colours.
 func colorAllowed(getenv func(string) string) bool {

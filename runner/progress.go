@@ -1,0 +1,167 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A Progress is shown how a long build goes. Its methods may be called from
+// two goroutines at once (the build's output and the count of what it has to
+// compile), and, when it serves several GoBuilds, from each of their builds:
+// it must be safe for concurrent use.
+type Progress interface {
+	// Compiling says that the go command has started to compile pkg.
+	Compiling(pkg string)
+	// ToCompile says how many packages the build has to compile in all;
+	// it is told only of builds that run for more than a second, once.
+	ToCompile(n int)
+	// Done says that the build has ended, whether it succeeded or not.
+	Done()
+}
+
+// countAfter is how long a build runs before what it has to compile is
+// counted: a go list of the whole graph is not worth it for a quick build.
+const countAfter = time.Second
+
+// progress returns b.Progress when the go command can tell it (-json came
+// with Go 1.24), nil otherwise.
+func (b *GoBuild) progress(ctx context.Context) Progress {
+	if b.Progress == nil || len(b.Command) > 0 {
+		return nil
+	}
+	b.goOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
+		cmd.Dir = b.Dir
+		cmd.Env = append(os.Environ(), b.Env...)
+		cmd.WaitDelay = time.Second
+		out, err := cmd.Output()
+		b.goJSON = err == nil && goAtLeast(strings.TrimSpace(string(out)), 24)
+	})
+	if !b.goJSON {
+		return nil
+	}
+	return b.Progress
+}
+
+// goAtLeast reports whether the go version v (go1.24.3, go1.25rc1, devel
+// go1.26-abcdef ...) is go1.minor or later.
+func goAtLeast(v string, minor int) bool {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "devel ")
+	rest, ok := strings.CutPrefix(v, "go1.")
+	if !ok {
+		return false
+	}
+	end := 0
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	n, err := strconv.Atoi(rest[:end])
+	return err == nil && n >= minor
+}
+
+// countToCompile counts, once the build has run for countAfter, the
+// packages it has to compile (go list's stale ones), and tells progress.
+// The returned func stops the count and waits for it.
+func (b *GoBuild) countToCompile(ctx context.Context, progress Progress) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(countAfter):
+		}
+		args := []string{"list", "-e", "-deps", "-f", "{{if .Stale}}x{{end}}"}
+		if len(b.Tags) > 0 {
+			args = append(args, "-tags", strings.Join(b.Tags, ","))
+		}
+		args = append(args, b.Flags...)
+		pkg := b.Package
+		if pkg == "" {
+			pkg = "."
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+		cmd.Dir = b.Dir
+		cmd.Env = append(os.Environ(), b.Env...)
+		cmd.WaitDelay = time.Second
+		out, err := cmd.Output()
+		if err != nil || ctx.Err() != nil {
+			return
+		}
+		progress.ToCompile(bytes.Count(out, []byte("x")))
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// buildEvents reads the go command's -json events: the -v events, whose
+// output is the package's own path, go to progress, and the rest of the
+// output, which is the build's output as it would be without -json, to
+// output. It is used by one goroutine at a time.
+type buildEvents struct {
+	output   io.Writer
+	progress Progress
+	partial  []byte
+}
+
+// Write takes the next part of the event stream.
+func (e *buildEvents) Write(p []byte) (int, error) {
+	e.partial = append(e.partial, p...)
+	for {
+		i := bytes.IndexByte(e.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		e.line(e.partial[:i+1])
+		e.partial = e.partial[i+1:]
+	}
+}
+
+// flush takes what is left of a last line without its end.
+func (e *buildEvents) flush() {
+	if len(e.partial) > 0 {
+		e.line(e.partial)
+		e.partial = nil
+	}
+}
+
+func (e *buildEvents) line(l []byte) {
+	var ev struct{ ImportPath, Action, Output string }
+	if err := json.Unmarshal(l, &ev); err != nil || ev.Action == "" {
+		e.output.Write(l) // not an event: pass it on as it is
+		return
+	}
+	switch {
+	case ev.Action != "build-output":
+	case ev.Output == ev.ImportPath+"\n":
+		e.progress.Compiling(ev.ImportPath)
+	default:
+		io.WriteString(e.output, ev.Output)
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write writes p to w, one Write at a time.
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
