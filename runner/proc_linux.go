@@ -84,7 +84,13 @@ func readStat(pid int, buf []byte) (process, bool) {
 // devrun is the reaper of its descendants' orphans, only its descendants
 // are looked at: they are all the tree can hold.
 func members(pgid int, instance string) []member {
-	ps := processes()
+	var ps []process
+	if subreaper.Load() {
+		ps, _ = ownProcesses() // all the tree can hold; nil falls back to all
+	}
+	if ps == nil {
+		ps = processes()
+	}
 	if ps == nil { // no /proc: the process group alone
 		if pgid <= 0 || syscall.Kill(-pgid, 0) != nil {
 			return nil
@@ -128,6 +134,67 @@ func members(pgid int, instance string) []member {
 	return ms
 }
 
+// ownProcesses lists devrun's descendants, walking down from devrun through
+// /proc/<pid>/task/<tid>/children (Linux 3.5 with CONFIG_PROC_CHILDREN, as
+// every distribution builds it), or reports false where those files are
+// missing. It reads a file or two for each descendant and each of their
+// threads instead of one for every process of the system: a /proc scan
+// costs about 20µs a process here, 10ms on a desktop of 500, and a swap
+// made several. The result is never nil when ok.
+func ownProcesses() ([]process, bool) {
+	self := os.Getpid()
+	kids, ok := childrenOf(self)
+	if !ok {
+		return nil, false
+	}
+	ps := []process{}
+	buf := make([]byte, 512)
+	seen := map[int]bool{self: true}
+	for len(kids) > 0 {
+		pid := kids[0]
+		kids = kids[1:]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		p, ok := readStat(pid, buf)
+		if !ok {
+			continue // gone meanwhile
+		}
+		ps = append(ps, p)
+		more, _ := childrenOf(pid)
+		kids = append(kids, more...)
+	}
+	return ps, true
+}
+
+// childrenOf lists pid's children, from each of its threads' children file;
+// false when the kernel has no such files.
+func childrenOf(pid int) ([]int, bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, false
+	}
+	tids, _ := d.Readdirnames(-1)
+	d.Close()
+	var kids []int
+	found := false
+	for _, tid := range tids {
+		b, err := os.ReadFile(dir + "/" + tid + "/children")
+		if err != nil {
+			continue
+		}
+		found = true
+		for _, f := range bytes.Fields(b) {
+			if k, err := strconv.Atoi(string(f)); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids, found
+}
+
 // descendants returns the processes below pid, given each one's children.
 func descendants(pid int, children map[int][]int) []int {
 	var out []int
@@ -168,7 +235,20 @@ func reapOrphans() {
 	starting.Lock()
 	defer starting.Unlock()
 	self, own := os.Getpid(), syscall.Getpgrp()
-	for _, p := range processes() {
+	ps, ok := []process(nil), false
+	if kids, found := childrenOf(self); found {
+		buf := make([]byte, 512)
+		for _, pid := range kids {
+			if p, ok := readStat(pid, buf); ok {
+				ps = append(ps, p)
+			}
+		}
+		ok = true
+	}
+	if !ok {
+		ps = processes()
+	}
+	for _, p := range ps {
 		if p.ppid != self || !p.zombie || p.pgid == own {
 			continue
 		}

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,10 @@ import (
 
 func main() {
 	n := flag.Int("n", 20, "iterations per case")
-	apps := flag.String("app", "hello,generated", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages), large (-packages packages, with the build graph's costs)")
+	nReal := flag.Int("n-real", 6, "iterations per case of the real app, whose builds take seconds")
+	apps := flag.String("app", "hello,generated,real", "apps to measure: hello (examples/hello), generated (~5,000 lines in 30 packages), real (bench/realapp: ~1,600 packages of real libraries, a ~100 MB binary), large (-packages generated packages, with the build graph's costs)")
+	edits := flag.String("edit", "main,deep", "edits to measure: main (the main package), deep (a package of the app's own that others import; not for hello)")
+	flag.Var(&devrunArgs, "args", "a further argument for devrun up, such as --watch.debounce=0 (repeat for more)")
 	flag.IntVar(&largePackages, "packages", 1500, "the large app's packages")
 	saves := flag.String("save", "inplace,rename", "save styles: inplace (write over the file), rename (write a temporary file, rename it over)")
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
@@ -64,29 +68,55 @@ func main() {
 		bin = filepath.Join(work, "devrun")
 		bench.Run("", "go", "build", "-o", bin, "./cmd/devrun")
 	}
-	fmt.Printf("devrun edit-to-serve latency against its floor (go build + start + first response); %d iterations each\n", *n)
-	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", "mode", "app", "save", "", "min", "median", "p90")
+	fmt.Printf("devrun edit-to-serve latency against its floor (go build + start + first response); %d iterations each, %d for the real app\n", *n, *nReal)
+	if len(devrunArgs) > 0 {
+		fmt.Printf("devrun up %s\n", strings.Join(devrunArgs, " "))
+	}
+	fmt.Printf("%-9s %-15s %-8s %-7s %8s %8s %8s\n", "mode", "app", "save", "", "min", "median", "p90")
 	worst := 0.0
 	medians := map[string]time.Duration{}
+	var realMain []float64
 	for _, mode := range strings.Split(*modes, ",") {
 		for _, app := range strings.Split(*apps, ",") {
-			for _, save := range strings.Split(*saves, ",") {
-				if mode != "host" && app != "hello" {
-					continue // the container modes run examples/hello
-				}
-				r := measure(work, bin, mode, app, save, *n)
-				r.print(mode, app, save)
-				if app == "large" && mode == "host" && save == strings.Split(*saves, ",")[0] {
-					graphCosts(work, bin, makeApp(filepath.Join(work, "large-graph"), "large"), 5)
-				}
-				medians[mode+" "+app+" "+save] = r.overhead()
-				if mode != "restart" {
-					worst = max(worst, r.ratio(bench.Median))
+			for _, ed := range strings.Split(*edits, ",") {
+				for _, save := range strings.Split(*saves, ",") {
+					if mode != "host" && mode != "container" && app != "hello" ||
+						mode == "container" && app != "hello" && app != "real" {
+						continue // the other container modes run examples/hello
+					}
+					if app == "hello" && ed != "main" || app == "large" && ed != "deep" {
+						continue // hello has only a main package; large's edit is of its version package
+					}
+					iterations := *n
+					if app == "real" {
+						iterations = *nReal
+					}
+					r := measure(work, bin, mode, app, ed, save, iterations)
+					name := app + "/" + ed
+					r.print(mode, name, save)
+					if app == "large" && mode == "host" && save == strings.Split(*saves, ",")[0] {
+						graphCosts(work, bin, makeApp(filepath.Join(work, "large-graph"), "large"), 5)
+					}
+					medians[mode+" "+name+" "+save] = r.overhead()
+					if mode != "restart" {
+						worst = max(worst, r.ratio(bench.Median))
+					}
+					if app == "real" && ed == "main" {
+						realMain = append(realMain, r.ratio(bench.Median))
+					}
 				}
 			}
 		}
 	}
 	fmt.Printf("worst median ratio of devrun: %.3f\n", worst)
+	for _, r := range realMain {
+		fmt.Printf("real app, main-package edit: median ratio %.3f (goal: at most 0.85)\n", r)
+	}
+	if strings.Contains(*apps, "real") {
+		dir := makeApp(filepath.Join(work, "real-memory"), "real")
+		fmt.Printf("devrun up's peak resident memory, serving the real app with its build graph: %.1f MB (goal: under 60 MB)\n",
+			float64(devrunMemory(work, bin, dir, "real"))/1e6)
+	}
 	for key, c := range medians {
 		if h, ok := medians["host"+strings.TrimPrefix(key, "container")]; ok && strings.HasPrefix(key, "container") {
 			fmt.Printf("container mode over host mode (%s): %+.0fms (median overhead over the floor: container %.0fms, host %.0fms)\n",
@@ -97,7 +127,15 @@ func main() {
 
 // result holds the latencies of one case: edit to first response, and for
 // the container modes the swap itself (new binary in place to first response).
-type result struct{ floor, devrun, swap []time.Duration }
+type result struct {
+	floor, devrun, swap []time.Duration
+	floorBuild          []time.Duration // the floor's go build alone
+	pieces              []pieces        // devrun's own account of each cycle
+}
+
+// pieces is devrun's timing line of one cycle: "started in T (debounce D,
+// build B, stop S, start S)".
+type pieces struct{ debounce, build, stop, start time.Duration }
 
 func (r result) ratio(stat func([]time.Duration) time.Duration) float64 {
 	return float64(stat(r.devrun)) / float64(stat(r.floor))
@@ -105,7 +143,7 @@ func (r result) ratio(stat func([]time.Duration) time.Duration) float64 {
 
 func (r result) print(mode, app, save string) {
 	row := func(name string, d []time.Duration) {
-		fmt.Printf("%-9s %-10s %-8s %-7s %8s %8s %8s\n", mode, app, save, name, bench.MS(bench.Min(d)), bench.MS(bench.Median(d)), bench.MS(bench.P90(d)))
+		fmt.Printf("%-9s %-15s %-8s %-7s %8s %8s %8s\n", mode, app, save, name, bench.MS(bench.Min(d)), bench.MS(bench.Median(d)), bench.MS(bench.P90(d)))
 	}
 	row("floor", r.floor)
 	if mode == "restart" {
@@ -113,11 +151,47 @@ func (r result) print(mode, app, save string) {
 	} else {
 		row("devrun", r.devrun)
 	}
-	fmt.Printf("%-9s %-10s %-8s %-7s %8.3f %8.3f %8.3f\n", mode, app, save, "ratio", r.ratio(bench.Min), r.ratio(bench.Median), r.ratio(bench.P90))
-	fmt.Printf("%-9s %-10s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", mode, app, save, "paired", "", r.paired(), "")
+	fmt.Printf("%-9s %-15s %-8s %-7s %8.3f %8.3f %8.3f\n", mode, app, save, "ratio", r.ratio(bench.Min), r.ratio(bench.Median), r.ratio(bench.P90))
+	fmt.Printf("%-9s %-15s %-8s %-7s %8s %8.3f %8s   (median of the per-iteration ratios: robust to drift)\n", mode, app, save, "paired", "", r.paired(), "")
 	if len(r.swap) > 0 {
 		row("swap", r.swap)
 	}
+	if len(r.pieces) == len(r.devrun) && len(r.pieces) > 0 {
+		// devrun's own time per piece, medians: the build against the
+		// floor's, and what the timing line does not hold (the file event
+		// reaching devrun, the first response) as the rest.
+		var deb, build, stop, start, rest []time.Duration
+		for i, p := range r.pieces {
+			deb, build, stop, start = append(deb, p.debounce), append(build, p.build), append(stop, p.stop), append(start, p.start)
+			rest = append(rest, r.devrun[i]-p.debounce-p.build-p.stop-p.start)
+		}
+		fmt.Printf("%-9s %-15s %-8s %-7s debounce %s, build %s (floor's go build %s, ratio %.3f), stop %s, start %s, rest %s\n",
+			mode, app, save, "pieces", bench.MS(bench.Median(deb)), bench.MS(bench.Median(build)), bench.MS(bench.Median(r.floorBuild)),
+			float64(bench.Median(build))/float64(bench.Median(r.floorBuild)), bench.MS(bench.Median(stop)), bench.MS(bench.Median(start)), bench.MS(bench.Median(rest)))
+	}
+}
+
+// timingLine matches devrun's timing line of a swap.
+var timingLine = regexp.MustCompile(`started in \S+ \(debounce (\S+), build (\S+), stop (\S+), start (\S+)\)`)
+
+// lastPieces reads the last timing line of the log file.
+func lastPieces(logFile string) (pieces, bool) {
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		return pieces{}, false
+	}
+	m := timingLine.FindAllStringSubmatch(string(b), -1)
+	if len(m) == 0 {
+		return pieces{}, false
+	}
+	last := m[len(m)-1]
+	var d [4]time.Duration
+	for i := range d {
+		if d[i], err = time.ParseDuration(last[i+1]); err != nil {
+			return pieces{}, false
+		}
+	}
+	return pieces{d[0], d[1], d[2], d[3]}, true
 }
 
 // overhead returns the median of devrun[i]-floor[i]: what devrun adds to
@@ -142,12 +216,19 @@ func (r result) paired() float64 {
 }
 
 // measure runs n alternating floor and devrun (or restart) iterations of one case.
-func measure(work, bin, mode, app, save string, n int) result {
-	name := mode + "-" + app + "-" + save
+func measure(work, bin, mode, app, ed, save string, n int) result {
+	name := mode + "-" + app + "-" + ed + "-" + save
 	floorDir := makeApp(filepath.Join(work, name+"-floor"), app)
 	devDir := makeApp(filepath.Join(work, name+"-devrun"), app)
 	floorPort, devPort := bench.FreePort(), bench.FreePort()
-	bench.Run(floorDir, "go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
+	// The container modes' floor builds what they run: a static Linux binary.
+	var floorEnv []string
+	if mode != "host" {
+		floorEnv = []string{"GOOS=linux", "CGO_ENABLED=0"}
+	}
+	warm := exec.Command("go", "build", "-o", filepath.Join(floorDir, "warm"), ".") // warm the build cache
+	warm.Dir, warm.Env, warm.Stderr = floorDir, append(os.Environ(), floorEnv...), os.Stderr
+	bench.Check(warm.Run())
 
 	var swap swapper
 	switch mode {
@@ -168,15 +249,30 @@ func measure(work, bin, mode, app, save string, n int) result {
 	var r result
 	for i := 1; i <= n; i++ {
 		v := fmt.Sprintf("r%d", i)
-		r.floor = append(r.floor, floorOnce(floorDir, floorPort, app, save, v))
-		total, swapped := swap.once(func() { edit(devDir, app, save, v) }, v)
+		took, built := floorOnce(floorDir, floorPort, floorEnv, app, ed, save, v)
+		r.floor, r.floorBuild = append(r.floor, took), append(r.floorBuild, built)
+		total, swapped := swap.once(func() { edit(devDir, app, ed, save, v) }, v)
 		r.devrun = append(r.devrun, total)
 		if swapped > 0 {
 			r.swap = append(r.swap, swapped)
 		}
+		if d, ok := swap.(*devrunSwapper); ok && d.log != "" {
+			if p, ok := lastPieces(d.log); ok {
+				r.pieces = append(r.pieces, p)
+			}
+		}
 	}
 	return r
 }
+
+// devrunArgs are further arguments for devrun up (-args).
+var devrunArgs words
+
+// words is a flag that collects each value it is given.
+type words []string
+
+func (w *words) String() string     { return strings.Join(*w, " ") }
+func (w *words) Set(v string) error { *w = append(*w, v); return nil }
 
 // A swapper applies an edit and waits for the new version to answer.
 type swapper interface {
@@ -189,6 +285,7 @@ type swapper interface {
 // devrunSwapper is a running `devrun up`, on the host or as a sidecar.
 type devrunSwapper struct {
 	stop   func()
+	log    string // devrun's log file, with its timing lines
 	port   int
 	pid    int          // devrun's
 	app    func() []int // the running app's PIDs
@@ -202,12 +299,12 @@ func startDevrun(work, bin, name, dir string, port int, args []string) *devrunSw
 // startDevrunLog runs devrun up in dir, logging to logFile.
 func startDevrunLog(bin, dir string, port int, logFile string, args []string) *devrunSwapper {
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, append([]string{"up", "--log", logFile}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{"up", "--log", logFile}, args...), devrunArgs...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	bench.Check(cmd.Start())
-	d := &devrunSwapper{port: port, pid: cmd.Process.Pid, stop: func() {
+	d := &devrunSwapper{port: port, pid: cmd.Process.Pid, log: logFile, stop: func() {
 		cancel() // Ctrl-C to devrun
 		cmd.Wait()
 	}}
@@ -263,12 +360,17 @@ func watchInode(path string, landed chan<- time.Time, stop <-chan struct{}) {
 	}
 }
 
-// floorOnce edits, builds, starts and polls without devrun, then stops the app.
-func floorOnce(dir string, port int, app, save, v string) time.Duration {
+// floorOnce edits, builds (with env added), starts and polls without
+// devrun, then stops the app. It returns the time from the edit to the
+// first response, and the build's.
+func floorOnce(dir string, port int, env []string, app, ed, save, v string) (time.Duration, time.Duration) {
 	start := time.Now()
-	edit(dir, app, save, v)
+	edit(dir, app, ed, save, v)
 	out := filepath.Join(dir, "bin-"+v)
-	bench.Run(dir, "go", "build", "-o", out, ".")
+	build := exec.Command("go", "build", "-o", out, ".")
+	build.Dir, build.Env, build.Stderr = dir, append(os.Environ(), env...), os.Stderr
+	bench.Check(build.Run())
+	built := time.Since(start)
 	cmd := exec.Command(out)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "ADDR=127.0.0.1:"+strconv.Itoa(port))
 	bench.Check(cmd.Start())
@@ -277,7 +379,7 @@ func floorOnce(dir string, port int, app, save, v string) time.Duration {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	os.Remove(out)
-	return took
+	return took, built
 }
 
 // pollEvery is the time between two requests for the app's version.
@@ -339,8 +441,8 @@ func waitBody(port int, v string) {
 }
 
 // edit sets the app's version to v, as an editor saving in the given style.
-func edit(dir, app, save, v string) {
-	file, content := versionFile(dir, app, v)
+func edit(dir, app, ed, save, v string) {
+	file, content := versionFile(dir, app, ed, v)
 	switch save {
 	case "inplace":
 		bench.Check(os.WriteFile(file, []byte(content), 0o644))
@@ -353,12 +455,19 @@ func edit(dir, app, save, v string) {
 	}
 }
 
-func versionFile(dir, app, v string) (string, string) {
-	switch app {
-	case "hello":
+// versionFile returns the file that an edit ed of app writes, and what it
+// writes there to make the app serve v.
+func versionFile(dir, app, ed, v string) (string, string) {
+	main := func() (string, string) {
 		return filepath.Join(dir, "version.go"), "package main\n\nconst version = \"" + v + "\"\n"
-	case "large":
+	}
+	switch {
+	case app == "hello" || ed == "main":
+		return main()
+	case app == "large":
 		return filepath.Join(dir, "version", "version.go"), "package version\n\nconst Version = \"" + v + "\"\n"
+	case app == "real":
+		return filepath.Join(dir, "internal", "core", "version.go"), "package core\n\nconst Version = \"" + v + "\"\n"
 	}
 	return filepath.Join(dir, "p00", "version.go"), "package p00\n\nconst Version = \"" + v + "\"\n"
 }
@@ -377,16 +486,23 @@ func makeApp(dir, app string) string {
 		generate(dir)
 	case "large":
 		generateLarge(dir, largePackages)
+	case "real":
+		bench.Check(os.CopyFS(dir, os.DirFS("bench/realapp")))
 	default:
 		log.Fatalf("unknown app %q", app)
 	}
-	file, content := versionFile(dir, app, "v0")
-	bench.Check(os.WriteFile(file, []byte(content), 0o644))
+	for _, ed := range []string{"main", "deep"} {
+		if app == "hello" && ed == "deep" || app == "large" && ed == "main" {
+			continue
+		}
+		file, content := versionFile(dir, app, ed, "v0")
+		bench.Check(os.WriteFile(file, []byte(content), 0o644))
+	}
 	return dir
 }
 
 // generate writes a module of 30 packages, about 5,000 lines, whose main
-// package imports them all and serves p00.Version.
+// package imports them all and serves its version and p00.Version.
 func generate(dir string) {
 	bench.Write(dir, "go.mod", "module example.com/gen\n\ngo 1.22\n")
 	var imports, uses strings.Builder
@@ -407,5 +523,5 @@ func generate(dir string) {
 	}
 	bench.Write(dir, "main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n\n"+imports.String()+
 		")\n\nfunc main() {\n"+uses.String()+
-		"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, p00.Version)\n\t}))\n}\n")
+		"\thttp.ListenAndServe(\"127.0.0.1:\"+os.Getenv(\"PORT\"), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tfmt.Fprint(w, version, \" \", p00.Version)\n\t}))\n}\n")
 }

@@ -172,7 +172,10 @@ func up(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer, 
 		limit:    runner.NewLimit(parallelBuilds(c.Build.Parallel)),
 		several:  len(services) > 1,
 		steps:    &sync.Mutex{},
-		stdout:   []io.Writer{progress.Wrap(os.Stdout)}, stderr: []io.Writer{progress.Wrap(os.Stderr)},
+		// The app writes to the terminal itself, unbuffered and still a
+		// TTY: a line it writes during a long build may follow the
+		// progress line (which shows mostly before the first start).
+		stdout: []io.Writer{os.Stdout}, stderr: []io.Writer{os.Stderr},
 		progress: progress,
 	}
 	if len(c.Services) > 0 {

@@ -1,0 +1,10 @@
+// Package m02 is one of the app's models.
+package m02
+
+import "example.com/realapp/internal/core"
+
+// Name is the model's name, tagged with the version.
+func Name() string { return core.Tag("M02") }
+
+// Kind is the model's kind, as the API names it.
+const Kind = "m02." + core.Version

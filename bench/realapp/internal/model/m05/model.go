@@ -1,0 +1,10 @@
+// Package m05 is one of the app's models.
+package m05
+
+import "example.com/realapp/internal/core"
+
+// Name is the model's name, tagged with the version.
+func Name() string { return core.Tag("M05") }
+
+// Kind is the model's kind, as the API names it.
+const Kind = "m05." + core.Version

@@ -1,0 +1,10 @@
+// Package m09 is one of the app's models.
+package m09
+
+import "example.com/realapp/internal/core"
+
+// Name is the model's name, tagged with the version.
+func Name() string { return core.Tag("M09") }
+
+// Kind is the model's kind, as the API names it.
+const Kind = "m09." + core.Version

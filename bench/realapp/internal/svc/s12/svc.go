@@ -1,0 +1,13 @@
+// Package s12 is one of the app's services, on a library of real size.
+package s12
+
+import (
+	_ "github.com/gin-gonic/gin"
+
+	"example.com/realapp/internal/model/m02"
+	"example.com/realapp/internal/model/m03"
+	"example.com/realapp/internal/model/m04"
+)
+
+// Describe says what the service serves.
+func Describe() string { return "s12:" + m02.Name() + "," + m03.Name() + "," + m04.Name() }

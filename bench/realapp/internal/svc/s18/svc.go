@@ -1,0 +1,13 @@
+// Package s18 is one of the app's services, on a library of real size.
+package s18
+
+import (
+	_ "k8s.io/client-go/kubernetes"
+
+	"example.com/realapp/internal/model/m00"
+	"example.com/realapp/internal/model/m08"
+	"example.com/realapp/internal/model/m09"
+)
+
+// Describe says what the service serves.
+func Describe() string { return "s18:" + m08.Name() + "," + m09.Name() + "," + m00.Name() }
