@@ -35,7 +35,9 @@ type Options struct {
 	Filter FilterOptions
 	// GitIgnore makes the patterns of .gitignore files under Root exclude paths too.
 	GitIgnore bool
-	// Quiet is how long the tree must stay quiet before a batch is sent. Default 10ms.
+	// Quiet is how long the tree must stay quiet before a batch is sent:
+	// 0 is the default, 10ms; a negative value is none, a batch at the
+	// first change (and the next changes in batches of their own).
 	Quiet time.Duration
 	// MaxWait caps how long a batch waits for the tree to go quiet. Default 500ms.
 	MaxWait time.Duration
@@ -65,8 +67,11 @@ func (o *Options) setDefaults() {
 	if len(o.Paths) == 0 {
 		o.Paths = []string{"."}
 	}
-	if o.Quiet <= 0 {
+	switch {
+	case o.Quiet == 0:
 		o.Quiet = 10 * time.Millisecond
+	case o.Quiet < 0:
+		o.Quiet = 0
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = 500 * time.Millisecond

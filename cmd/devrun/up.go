@@ -721,7 +721,7 @@ func watchOptions(c *config.Config, log *slog.Logger, own ...string) watcher.Opt
 			Tests:   c.Watch.Tests,
 		},
 		GitIgnore:    c.Watch.GitIgnore,
-		Quiet:        c.Watch.Debounce,
+		Quiet:        quiet(c.Watch.Debounce),
 		MaxWait:      c.Watch.MaxWait,
 		Poll:         c.Watch.Poll,
 		PollInterval: c.Watch.PollInterval,
@@ -752,6 +752,14 @@ func goBuild(c *config.Config, state string, target platform) *runner.GoBuild {
 		b.Flags, b.LDFlags = runner.FastFlags(b.Flags, b.LDFlags, goflags(b.Env))
 	}
 	return b
+}
+
+// quiet returns the watcher's Quiet for watch.debounce, whose 0 is none.
+func quiet(debounce time.Duration) time.Duration {
+	if debounce == 0 {
+		return -1
+	}
+	return debounce
 }
 
 // goflags returns the GOFLAGS a build with env (added to devrun's own
