@@ -1,3 +1,9 @@
+package watcher
+
+import (
+	"testing"
+	"time"
+)
 
 // A negative Quiet is none: watch.debounce 0 starts the build at the first
 // change, instead of falling back to the default as a zero Quiet does.
