@@ -84,10 +84,10 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	if progress != nil {
 		// Two writers to one buffer: exec copies each from a goroutine.
 		locked := &lockedWriter{w: &output}
-		events = &buildEvents{output: locked, progress: progress}
+		events = newBuildEvents(locked, progress)
 		cmd.Stdout, cmd.Stderr = events, locked
 		defer progress.Done()
-		defer b.countToCompile(ctx, progress)()
+		defer b.countToCompile(ctx, progress, events.many, events.count)()
 	}
 	t := newTree(cmd)
 	// A superseded build is killed at once: its output is discarded anyway,

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,9 +28,14 @@ type Progress interface {
 	Done()
 }
 
-// countAfter is how long a build runs before what it has to compile is
-// counted: a go list of the whole graph is not worth it for a quick build.
-const countAfter = time.Second
+// What a build has to compile is counted (a go list of the whole graph,
+// a second of CPU on a large app) only once it has run for countAfter and
+// compiled countMany packages: not for the loop's builds, which compile a
+// package or two and then link, and where that second would be the link's.
+const (
+	countAfter = time.Second
+	countMany  = 16
+)
 
 // progress returns b.Progress when the go command can tell it (-json came
 // with Go 1.24), nil otherwise.
@@ -69,18 +75,22 @@ func goAtLeast(v string, minor int) bool {
 	return err == nil && n >= minor
 }
 
-// countToCompile counts, once the build has run for countAfter, the
-// packages it has to compile (go list's stale ones), and tells progress.
+// countToCompile counts, once the build has run for countAfter and many is
+// closed, the packages it has to compile (go list's stale ones), and tells
+// progress.
 // The returned func stops the count and waits for it.
-func (b *GoBuild) countToCompile(ctx context.Context, progress Progress) func() {
+func (b *GoBuild) countToCompile(ctx context.Context, progress Progress, many <-chan struct{}, compiled func() int) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(countAfter):
+		for _, wait := range []<-chan time.Time{time.After(countAfter), nil} {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wait:
+			case <-many:
+			}
 		}
 		args := []string{"list", "-e", "-deps", "-f", "{{if .Stale}}x{{end}}"}
 		if len(b.Tags) > 0 {
@@ -91,6 +101,9 @@ func (b *GoBuild) countToCompile(ctx context.Context, progress Progress) func() 
 		if pkg == "" {
 			pkg = "."
 		}
+		// Those compiled so far are no longer stale, or being compiled: the
+		// count is theirs and the stale ones' (over by those in flight).
+		before := compiled()
 		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 		cmd.Dir = b.Dir
 		cmd.Env = append(os.Environ(), b.Env...)
@@ -99,7 +112,7 @@ func (b *GoBuild) countToCompile(ctx context.Context, progress Progress) func() 
 		if err != nil || ctx.Err() != nil {
 			return
 		}
-		progress.ToCompile(bytes.Count(out, []byte("x")))
+		progress.ToCompile(before + bytes.Count(out, []byte("x")))
 	}()
 	return func() {
 		cancel()
@@ -110,11 +123,17 @@ func (b *GoBuild) countToCompile(ctx context.Context, progress Progress) func() 
 // buildEvents reads the go command's -json events: the -v events, whose
 // output is the package's own path, go to progress, and the rest of the
 // output, which is the build's output as it would be without -json, to
-// output. It is used by one goroutine at a time.
+// output.
 type buildEvents struct {
 	output   io.Writer
 	progress Progress
 	partial  []byte
+	compiled atomic.Int64  // packages started; read by the count too
+	many     chan struct{} // closed once countMany packages are compiled
+}
+
+func newBuildEvents(output io.Writer, progress Progress) *buildEvents {
+	return &buildEvents{output: output, progress: progress, many: make(chan struct{})}
 }
 
 // Write takes the next part of the event stream.
@@ -148,10 +167,16 @@ func (e *buildEvents) line(l []byte) {
 	case ev.Action != "build-output":
 	case ev.Output == ev.ImportPath+"\n":
 		e.progress.Compiling(ev.ImportPath)
+		if e.compiled.Add(1) == countMany {
+			close(e.many)
+		}
 	default:
 		io.WriteString(e.output, ev.Output)
 	}
 }
+
+// count returns how many packages the build has started to compile.
+func (e *buildEvents) count() int { return int(e.compiled.Load()) }
 
 // lockedWriter serialises writes to w.
 type lockedWriter struct {
