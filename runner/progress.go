@@ -22,7 +22,8 @@ type Progress interface {
 	// Compiling says that the go command has started to compile pkg.
 	Compiling(pkg string)
 	// ToCompile says how many packages the build has to compile in all;
-	// it is told only of builds that run for more than a second, once.
+	// it is told once, and only of builds that have run for a second and
+	// compiled 100 packages (see countMany).
 	ToCompile(n int)
 	// Done says that the build has ended, whether it succeeded or not.
 	Done()
@@ -48,7 +49,8 @@ func (b *GoBuild) progress(ctx context.Context) Progress {
 		return nil
 	}
 	b.goOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		// Not cut short by a superseded first build: the answer is kept.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
 		cmd.Dir = b.Dir
