@@ -18,6 +18,7 @@ import (
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/docker"
 	"github.com/devrun/devrun/image"
+	"github.com/devrun/devrun/internal/term"
 )
 
 func newInit(g *globals, stdout io.Writer) *cobra.Command {
@@ -104,7 +105,7 @@ func newBuild(g *globals, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log, _, closeLog, err := g.logger(stderr)
+			log, _, closeLog, err := g.logger(stderr, term.IsColorTerminal(stderr))
 			if err != nil {
 				return err
 			}

@@ -58,10 +58,11 @@ func (g *globals) load(cmd *cobra.Command) (*config.Config, error) {
 	return config.Load(config.Options{Dir: ".", File: g.configFile, Flags: cmd.Flags()})
 }
 
-// logger returns where devrun's messages go, and a function closing it.
-func (g *globals) logger(stderr io.Writer) (*slog.Logger, io.Writer, func(), error) {
+// logger returns where devrun's messages go, and a function closing it;
+// color says whether stderr (which may wrap the terminal) takes colours.
+func (g *globals) logger(stderr io.Writer, color bool) (*slog.Logger, io.Writer, func(), error) {
 	if g.logFile == "" {
-		return term.NewLogger(stderr, term.IsColorTerminal(stderr)), stderr, func() {}, nil
+		return term.NewLogger(stderr, color), stderr, func() {}, nil
 	}
 	f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

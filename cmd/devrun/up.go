@@ -40,11 +40,12 @@ func newUp(g *globals, stderr io.Writer, force <-chan struct{}) *cobra.Command {
 			// On a terminal, long builds show their progress on a line of
 			// their own, which every other write there clears first.
 			var progress *term.Progress
+			color := term.IsColorTerminal(stderr)
 			if g.logFile == "" && term.IsTerminal(stderr) {
 				progress = term.NewProgress(stderr, nil)
 				stderr = progress.Wrap(stderr)
 			}
-			log, out, closeLog, err := g.logger(stderr)
+			log, out, closeLog, err := g.logger(stderr, color)
 			if err != nil {
 				return err
 			}
