@@ -129,7 +129,9 @@ func (b *GoBuild) countToCompile(ctx context.Context, progress Progress, many <-
 // buildEvents reads the go command's -json events: the -v events, whose
 // output is the package's own path, go to progress, and the rest of the
 // output, which is the build's output as it would be without -json, to
-// output.
+// output. Write and flush are called from one goroutine at a time (exec's
+// copy of the build's stdout, then Build once Wait has returned); count
+// from any.
 type buildEvents struct {
 	output   io.Writer
 	progress Progress
