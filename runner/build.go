@@ -82,10 +82,10 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	cmd.Stdout, cmd.Stderr = &output, &output
 	var events *buildEvents
 	if progress != nil {
-		// Two writers to one buffer: exec copies each from a goroutine.
-		locked := &lockedWriter{w: &output}
-		events = newBuildEvents(locked, progress)
-		cmd.Stdout, cmd.Stderr = events, locked
+		// The events on stdout, early errors as plain lines on stderr: one
+		// writer for both, which exec calls from one goroutine at a time.
+		events = newBuildEvents(&output, progress)
+		cmd.Stdout, cmd.Stderr = events, events
 		defer progress.Done()
 		defer b.countToCompile(ctx, progress, events.many, events.count)()
 	}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -129,9 +128,10 @@ func (b *GoBuild) countToCompile(ctx context.Context, progress Progress, many <-
 // buildEvents reads the go command's -json events: the -v events, whose
 // output is the package's own path, go to progress, and the rest of the
 // output, which is the build's output as it would be without -json, to
-// output. Write and flush are called from one goroutine at a time (exec's
-// copy of the build's stdout, then Build once Wait has returned); count
-// from any.
+// output; a line that is no event (the go command's early errors, on
+// stderr) is passed on as it is. Write and flush are called from one
+// goroutine at a time (exec's copies of the build's stdout and stderr, then
+// Build once Wait has returned); count from any.
 type buildEvents struct {
 	output   io.Writer
 	progress Progress
@@ -185,16 +185,3 @@ func (e *buildEvents) line(l []byte) {
 
 // count returns how many packages the build has started to compile.
 func (e *buildEvents) count() int { return int(e.compiled.Load()) }
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p to w, one Write at a time.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
