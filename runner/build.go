@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -46,8 +47,7 @@ type GoBuild struct {
 	// with Command.
 	Progress Progress
 
-	goOnce sync.Once
-	goJSON bool // the go command takes -json
+	noJSON atomic.Bool // the go command is older than -json (Go 1.24)
 
 	mu   sync.Mutex
 	seq  int
@@ -56,12 +56,12 @@ type GoBuild struct {
 
 // Build runs the build. On cancellation it kills the build's whole process
 // group and removes what it wrote.
-func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
+func (b *GoBuild) Build(ctx context.Context, trig Trigger) (Artifact, error) {
 	dir, out, err := b.nextOutput()
 	if err != nil {
 		return "", err
 	}
-	progress := b.progress(ctx)
+	progress := b.progress()
 	argv := b.argv(out, progress != nil)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.Dir
@@ -116,6 +116,10 @@ func (b *GoBuild) Build(ctx context.Context, _ Trigger) (Artifact, error) {
 	}
 	if err != nil {
 		discard(dir)
+		if progress != nil && bytes.Contains(output.Bytes(), []byte("flag provided but not defined: -json")) {
+			b.noJSON.Store(true) // learnt once, at no cost to a go command that has it
+			return b.Build(ctx, trig)
+		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) {
 			return "", fmt.Errorf("running the build: %w", err)
 		}

@@ -39,15 +39,3 @@ func TestFastFlagsAddWhatTheUserLeftUnset(t *testing.T) {
 		})
 	}
 }
-
-func TestGoAtLeast(t *testing.T) {
-	for v, want := range map[string]bool{
-		"go1.24": true, "go1.24.3": true, "go1.25rc1": true, "go1.26.8\n": true,
-		"devel go1.27-abcdef Mon Dec 1 2026": true, "go1.23.9": false, "go1.9": false,
-		"": false, "gccgo": false,
-	} {
-		if got := goAtLeast(v, 24); got != want {
-			t.Errorf("goAtLeast(%q, 24) = %t, want %t", v, got, want)
-		}
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -41,43 +40,13 @@ var (
 	countMany  = int64(100)
 )
 
-// progress returns b.Progress when the go command can tell it (-json came
-// with Go 1.24), nil otherwise.
-func (b *GoBuild) progress(ctx context.Context) Progress {
-	if b.Progress == nil || len(b.Command) > 0 {
-		return nil
-	}
-	b.goOnce.Do(func() {
-		// Not cut short by a superseded first build: the answer is kept.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
-		cmd.Dir = b.Dir
-		cmd.Env = append(os.Environ(), b.Env...)
-		cmd.WaitDelay = time.Second
-		out, err := cmd.Output()
-		b.goJSON = err == nil && goAtLeast(strings.TrimSpace(string(out)), 24)
-	})
-	if !b.goJSON {
+// progress returns b.Progress unless the build runs a command of the
+// user's or a go command older than -json (Go 1.24).
+func (b *GoBuild) progress() Progress {
+	if b.Progress == nil || len(b.Command) > 0 || b.noJSON.Load() {
 		return nil
 	}
 	return b.Progress
-}
-
-// goAtLeast reports whether the go version v (go1.24.3, go1.25rc1, devel
-// go1.26-abcdef ...) is go1.minor or later.
-func goAtLeast(v string, minor int) bool {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "devel ")
-	rest, ok := strings.CutPrefix(v, "go1.")
-	if !ok {
-		return false
-	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	n, err := strconv.Atoi(rest[:end])
-	return err == nil && n >= minor
 }
 
 // countToCompile counts, once the build has run for countAfter and many is

@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -89,5 +92,35 @@ go: some early error
 	}
 	if !slices.Equal(r.compiled, []string{"fmt"}) {
 		t.Errorf("compiled %q, want fmt", r.compiled)
+	}
+}
+
+// A go command older than -json (Go 1.24) refuses the flag: the build runs
+// again without it, and so does every build after.
+func TestGoBuildWithoutJSONBuildsAsBefore(t *testing.T) {
+	real, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	old := "#!/bin/sh\necho \"$*\" >> " + calls + "\nfor a; do [ \"$a\" = -json ] && { echo 'flag provided but not defined: -json' >&2; exit 2; }; done\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(old), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := module(t, hello)
+	b := &GoBuild{Dir: dir, OutDir: filepath.Join(dir, "out"), Progress: &recorder{}}
+	for range 2 {
+		if _, err := b.Build(context.Background(), Trigger{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, _ := os.ReadFile(calls)
+	if n := strings.Count(string(log), "-json"); n != 1 {
+		t.Errorf("-json given %d times, want once:\n%s", n, log)
+	}
+	if n := strings.Count(string(log), "build"); n != 3 {
+		t.Errorf("%d builds, want 3 (one refused, two built):\n%s", n, log)
 	}
 }
