@@ -9,6 +9,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/containerd/errdefs v1.0.0
 	github.com/fsnotify/fsnotify v1.10.1
+	github.com/google/go-dap v0.12.0
 	github.com/joho/godotenv v1.5.1
 	github.com/moby/buildkit v0.26.3
 	github.com/moby/go-archive v0.3.3

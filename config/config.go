@@ -77,6 +77,13 @@ type RunConfig struct {
 	// is waited for.
 	Ready        string
 	ReadyTimeout time.Duration
+	// Debug runs the app under Delve, listening on DebugListen (HOST:PORT),
+	// with the dlv binary DebugDlv ("" for dlv on PATH); DebugWait holds
+	// each version at its start until a client continues it.
+	Debug       bool
+	DebugListen string
+	DebugDlv    string
+	DebugWait   bool
 }
 
 // ContainerConfig says how the dev container runs (run.mode: container).
@@ -154,6 +161,7 @@ func AddFlags(fs *pflag.FlagSet) {
 		}
 		if k.alias != "" {
 			fs.String(k.alias, "", "same as --"+k.name)
+			fs.Lookup(k.alias).NoOptDefVal = fs.Lookup(k.name).NoOptDefVal
 		}
 	}
 }
@@ -349,6 +357,14 @@ func (c *Config) crossCheck(dir string) []error {
 	if c.Proxy.Swap == "start-first" && c.Proxy.App != "" {
 		errs = append(errs, fmt.Errorf("proxy.swap (from %s): start-first gives each version a port of its own in PORT, and proxy.app (from %s) fixes the app's address: remove proxy.app, or use stop-first",
 			c.sources["proxy.swap"], c.sources["proxy.app"]))
+	}
+	if c.Run.Debug && c.Proxy.Swap == "start-first" {
+		errs = append(errs, fmt.Errorf("proxy.swap (from %s): start-first runs two versions at once, and run.debug (from %s) has one Delve address for the editor: use stop-first (auto is stop-first under run.debug)",
+			c.sources["proxy.swap"], c.sources["run.debug"]))
+	}
+	if c.Run.Debug && c.Run.Mode == "compose" {
+		errs = append(errs, fmt.Errorf("run.debug (from %s): not in run.mode compose (from %s) yet: run the app under Delve with run.mode host or container",
+			c.sources["run.debug"], c.sources["run.mode"]))
 	}
 	if c.Watch.MaxWait < c.Watch.Debounce {
 		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",

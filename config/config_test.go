@@ -247,3 +247,35 @@ func TestListFlagsAddUp(t *testing.T) {
 		}
 	}
 }
+
+// The debugging keys take what users type: --debug alone, before another
+// flag too; an address with a fixed port; and refuse what cannot work,
+// naming the key and where its value came from.
+func TestDebugKeys(t *testing.T) {
+	c, err := load(t, "", "--debug", "--run.env", "A=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Run.Debug || c.Run.DebugListen != "127.0.0.1:2345" || c.Run.DebugWait || len(c.Run.Env) != 1 {
+		t.Errorf("--debug: %+v", c.Run)
+	}
+	if c, err := load(t, "run:\n  debug: true\n  debug_listen: 4000\n  debug_wait: true\n"); err != nil || Addr(c.Run.DebugListen) != "127.0.0.1:4000" || !c.Run.DebugWait {
+		t.Errorf("debug_listen 4000: %v %+v", err, c)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--run.debug_listen", "0"}, "run.debug_listen (from flag --run.debug_listen): must have a fixed port"},
+		{[]string{"--run.debug_listen", "127.0.0.1:0"}, "fixed port"},
+		{[]string{"--run.debug_listen", "localhost"}, "must be HOST:PORT or a port"},
+		{[]string{"--run.debug_listen", ""}, "run.debug_listen"},
+		{[]string{"--debug=maybe"}, "run.debug (from flag --debug): must be true or false"},
+		{[]string{"--debug", "--proxy.listen", "3000", "--proxy.swap", "start-first"}, "proxy.swap (from flag --proxy.swap): start-first"},
+		{[]string{"--debug", "--mode", "compose"}, "run.debug (from flag --debug): not in run.mode compose"},
+	} {
+		if _, err := load(t, "", bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.args, err, bad.want)
+		}
+	}
+}

@@ -58,6 +58,11 @@ var keys = []key{
 	{name: "run.ready_timeout", kind: kDuration, def: 30 * time.Second, check: between(time.Millisecond, time.Hour), help: "how long run.ready is waited for before what depends on the app starts anyway", field: func(c *Config) any { return &c.Run.ReadyTimeout }},
 	{name: "run.restart", kind: kEnum, def: "never", allowed: []string{"never", "on-failure", "always"}, help: "what to do when the app exits by itself", field: func(c *Config) any { return &c.Run.Restart }},
 
+	{name: "run.debug", kind: kBool, def: false, alias: "debug", help: "run the app under Delve, built for debugging (-gcflags=all=-N -l, with DWARF), a new Delve on run.debug_listen for every version", field: func(c *Config) any { return &c.Run.Debug }},
+	{name: "run.debug_listen", kind: kPort, def: "127.0.0.1:2345", check: both(nonEmpty, fixedAddr), help: "where Delve listens for the editor (its JSON-RPC API and DAP): HOST:PORT, or a port on 127.0.0.1", field: func(c *Config) any { return &c.Run.DebugListen }},
+	{name: "run.debug_dlv", kind: kString, def: "", help: "the dlv binary (default: dlv on PATH)", field: func(c *Config) any { return &c.Run.DebugDlv }},
+	{name: "run.debug_wait", kind: kBool, def: false, help: "with run.debug: hold each version before its first instruction until the editor attaches and continues it (to debug start-up code)", field: func(c *Config) any { return &c.Run.DebugWait }},
+
 	{name: "watch.paths", kind: kList, def: []string{"."}, check: both(nonEmptyList, nonEmptyEntries), help: "directories to watch", field: func(c *Config) any { return &c.Watch.Paths }},
 	{name: "watch.graph", kind: kBool, def: true, help: "rebuild only for what the build reads, as the go command knows it (false: for any change not ignored)", field: func(c *Config) any { return &c.Watch.Graph }},
 	{name: "watch.rules", kind: kRules, def: []Rule{}, help: "what changes to files the build does not read do: GLOB=restart|ignore|rebuild|reload words (reload: a file the app serves from disk; pages through the proxy reload, or restyle for a stylesheet), or a list of {paths, action} in devrun.yaml", field: func(c *Config) any { return &c.Watch.Rules }},

@@ -409,6 +409,14 @@ func checkShared(services []Service, base string) []error {
 				seen[id] = s.Name
 			}
 		}
+		if c.Run.Debug {
+			id := "delve " + Addr(c.Run.DebugListen)
+			if other, ok := seen[id]; ok {
+				errs = append(errs, fmt.Errorf("services.%s.run.debug_listen (from %s): %q is where services.%s's Delve listens too; give each service debugged an address of its own", s.Name, c.sources["run.debug_listen"], c.Run.DebugListen, other))
+			} else {
+				seen[id] = s.Name
+			}
+		}
 		if c.Run.Mode == "container" {
 			// Two dev containers cannot publish one host port.
 			for _, spec := range c.Container.Ports {

@@ -521,6 +521,19 @@ func addrOrEmpty(v any) string {
 	return ""
 }
 
+// fixedAddr checks an address with a fixed port: HOST:PORT or a port, not
+// 0, which would move with every version.
+func fixedAddr(v any) string {
+	s := v.(string)
+	if msg := addrOrEmpty(s); msg != "" {
+		return msg
+	}
+	if _, port, _ := net.SplitHostPort(Addr(s)); port == "0" {
+		return fmt.Sprintf("must have a fixed port for the editor to attach to again after each swap, such as 127.0.0.1:2345, not %q", s)
+	}
+	return ""
+}
+
 // pathOrEmpty checks a URL path: it starts with /.
 func pathOrEmpty(v any) string {
 	s := v.(string)

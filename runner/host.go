@@ -38,7 +38,18 @@ type Host struct {
 
 // Start starts the binary a with h's arguments and environment.
 func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
-	cmd := exec.Command(string(a), h.Args...)
+	cmd, err := h.command(string(a), h.Args...)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
+	return h.launch(cmd, newTree(cmd), a)
+}
+
+// command makes the command that runs name with args in h's directory
+// and environment. Its output is for the caller to set.
+func (h *Host) command(name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(name, args...)
 	cmd.Dir = h.Dir
 	cmd.Env = os.Environ()
 	if h.EnvFile != "" {
@@ -49,12 +60,16 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 		cmd.Env = append(cmd.Env, env...)
 	}
 	cmd.Env = append(cmd.Env, h.Env...)
-	cmd.Stdout, cmd.Stderr = h.Stdout, h.Stderr
 	cmd.WaitDelay = time.Second // output pipes held open by orphans must not block Wait
-	t := newTree(cmd)
+	return cmd, nil
+}
+
+// launch starts cmd, prepared by newTree as t, as one start of the app
+// built into a, recorded in h's PIDFile.
+func (h *Host) launch(cmd *exec.Cmd, t *tree, a Artifact) (*hostProcess, error) {
 	if err := t.start(); err != nil {
 		t.release()
-		return nil, fmt.Errorf("starting %s: %w", a, err)
+		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
 	p := &hostProcess{
 		tree:    t,
@@ -71,7 +86,7 @@ func (h *Host) Start(_ context.Context, a Artifact) (Process, error) {
 	}
 	if h.PIDFile != "" {
 		p.pidFile = h.PIDFile
-		_ = os.WriteFile(h.PIDFile, []byte(fmt.Sprintf("%d %s\n", p.pid, a)), 0o644)
+		_ = os.WriteFile(h.PIDFile, []byte(fmt.Sprintf("%d %s\n", p.pid, cmd.Path)), 0o644)
 	}
 	go func() {
 		p.err = cmd.Wait()

@@ -11,8 +11,10 @@ import (
 
 // KillLeftover kills the app an earlier devrun recorded in pidFile (see
 // Host.PIDFile) when that devrun was killed before it could stop it, and
-// removes the file. It kills only a process group whose leader still runs
-// the recorded binary, so a reused PID is left alone. It reports what it did.
+// removes the file. The file holds a line for each process group, "PID
+// binary": the app's, or Delve's and then the app's it launched. It kills
+// only a process group whose leader still runs the recorded binary, so a
+// reused PID is left alone. It reports what it did.
 func KillLeftover(pidFile string) (string, error) {
 	b, err := os.ReadFile(pidFile)
 	if os.IsNotExist(err) {
@@ -22,15 +24,22 @@ func KillLeftover(pidFile string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", pidFile, err)
 	}
 	defer os.Remove(pidFile)
-	pidText, bin, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	pid, err := strconv.Atoi(pidText)
-	if err != nil || pid <= 0 || !groupAlive(pid) || !runs(pid, bin) {
+	var did []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		pidText, bin, _ := strings.Cut(strings.TrimSpace(line), " ")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || !groupAlive(pid) || !runs(pid, bin) {
+			continue
+		}
+		if err := killGroup(pid); err != nil {
+			return "", fmt.Errorf("stopping what an earlier devrun left running (process group %d): %w", pid, err)
+		}
+		did = append(did, fmt.Sprintf("process group %d, %s", pid, bin))
+	}
+	if len(did) == 0 {
 		return "", nil
 	}
-	if err := killGroup(pid); err != nil {
-		return "", fmt.Errorf("stopping what an earlier devrun left running (process group %d): %w", pid, err)
-	}
-	return fmt.Sprintf("stopped what an earlier devrun left running: process group %d, %s", pid, bin), nil
+	return "stopped what an earlier devrun left running: " + strings.Join(did, "; "), nil
 }
 
 // runs reports whether the group led by pid is still the one devrun

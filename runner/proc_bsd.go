@@ -25,3 +25,5 @@ func (t *tree) unregister() {}
 // reapOrphans does nothing: without a subreaper, the orphans of the app go
 // to init, which reaps them.
 func reapOrphans() {}
+
+func softParentDeath(*syscall.SysProcAttr) {}

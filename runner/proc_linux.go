@@ -259,3 +259,8 @@ func reapOrphans() {
 		syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil)
 	}
 }
+
+// softParentDeath makes the kernel send SIGTERM rather than SIGKILL to a
+// leader that ends what it started itself when told: Delve, which kills
+// the app it launched.
+func softParentDeath(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGTERM }

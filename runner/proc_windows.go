@@ -137,3 +137,5 @@ type basicAccounting struct {
 	TotalPageFaultCount, TotalProcesses, ActiveProcesses uint32
 	TotalTerminatedProcesses                             uint32
 }
+
+func softParentDeath(*syscall.SysProcAttr) {}

@@ -90,3 +90,8 @@ func patternForm(ldflags string) bool {
 	s := strings.TrimSpace(ldflags)
 	return s != "" && !strings.HasPrefix(s, "-") && !strings.HasPrefix(s, "'") && !strings.HasPrefix(s, `"`)
 }
+
+// DebugGCFlags is the compiler's flag for a build that Delve debugs well:
+// no optimisations and no inlining, in every package, so that variables
+// hold their values and lines follow the source.
+const DebugGCFlags = "-gcflags=all=-N -l"

@@ -350,8 +350,8 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 		target := config.Addr(c.Proxy.App)
 		hint := ""
 		if target == "" {
-			startFirst = c.Proxy.StartFirst()
-			port := 0 // start-first: the first version's port, once it starts
+			startFirst = c.Proxy.StartFirst() && !c.Run.Debug // one Delve address
+			port := 0                                         // start-first: the first version's port, once it starts
 			if !startFirst {
 				if port, err = proxy.FreePort(); err != nil {
 					return nil, fmt.Errorf("proxy: choosing the app's port: %w", err)
@@ -386,6 +386,14 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 		return nil, err
 	}
 	starter = host
+	if c.Run.Debug && c.Run.Mode == "host" {
+		d, err := delveStarter(c, host, log)
+		if err != nil {
+			u.close()
+			return nil, err
+		}
+		starter = d
+	}
 	if c.Run.Mode == "host" {
 		if err := runner.BecomeSubreaper(); err != nil {
 			log.Warn(err.Error())
@@ -749,7 +757,13 @@ func goBuild(c *config.Config, state string, target platform) *runner.GoBuild {
 		b.Env = append(slices.Clone(c.Build.Env), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
 		b.OutDir = filepath.Join(c.Build.Output, target.goos+"-"+target.goarch)
 	}
-	if c.Build.Fast && len(c.Build.Command) == 0 {
+	switch {
+	case len(c.Build.Command) > 0:
+	case c.Run.Debug:
+		// Delve's build: no optimisations, no inlining, DWARF kept. Before
+		// the user's flags, which win.
+		b.Flags = append([]string{runner.DebugGCFlags}, b.Flags...)
+	case c.Build.Fast:
 		b.Flags, b.LDFlags = runner.FastFlags(b.Flags, b.LDFlags, goflags(b.Env))
 	}
 	return b
