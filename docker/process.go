@@ -3,6 +3,8 @@ package docker
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ type devContainer struct {
 	records chan record   // every record, for whoever awaits one
 	done    chan struct{} // closed when the attach stream ends: the container stopped
 	goneErr error         // what the app's instances end with then
+	log     *slog.Logger  // for Delve's lines
 
 	mu      sync.Mutex
 	pending *instance // started, not yet reported running
@@ -79,6 +82,14 @@ func (c *devContainer) close() {
 
 // handle is called, in order, for each record of pid1 and once with "gone".
 func (c *devContainer) handle(r record) {
+	if r.kind == "delve" {
+		// Delve listens on every interface of the container, and warns;
+		// devrun publishes its port on one address of the host's.
+		if !strings.Contains(r.value, "Listening for remote connections") {
+			c.log.Info("delve: " + r.value)
+		}
+		return
+	}
 	c.mu.Lock()
 	switch r.kind {
 	case "started":

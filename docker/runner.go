@@ -127,6 +127,11 @@ func (h *ownHome) prepare(ctx context.Context) error {
 		if err := place(r.opts.PID1, filepath.Join(r.opts.MountDir, "pid1")); err != nil {
 			return err
 		}
+		if r.opts.Debug != nil {
+			if err := place(r.opts.Debug.Dlv, filepath.Join(r.opts.MountDir, "dlv")); err != nil {
+				return err
+			}
+		}
 	}
 	return h.adoptLeftovers(ctx)
 }
@@ -236,6 +241,12 @@ func (h *ownHome) ensure(ctx context.Context) (*devContainer, error) {
 		if err := r.copyIn(ctx, created.ID, "pid1", r.opts.PID1); err != nil {
 			h.remove(ctx, created.ID)
 			return nil, err
+		}
+		if r.opts.Debug != nil {
+			if err := r.copyIn(ctx, created.ID, "dlv", r.opts.Debug.Dlv); err != nil {
+				h.remove(ctx, created.ID)
+				return nil, err
+			}
 		}
 	}
 	ctr, err := r.attach(ctx, created.ID)
@@ -366,7 +377,7 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 		return nil, r.engineError("attaching to the dev container", err)
 	}
 	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{}),
-		goneErr: goneError{own: r.home.owned()}}
+		goneErr: goneError{own: r.home.owned()}, log: r.opts.Log}
 	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)

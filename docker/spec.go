@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,6 +54,21 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 		user = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 	}
 	cmd := []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "--", mountPoint + "/app"}
+	var capAdd []string
+	if o.Debug != nil {
+		port, err := o.Debug.publish(exposed, bindings)
+		if err != nil {
+			return client.ContainerCreateOptions{}, err
+		}
+		cmd = []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "-debug", "--",
+			mountPoint + "/dlv", "exec", "--headless", "--accept-multiclient", "--api-version=2", "--listen=:" + port}
+		if !o.Debug.Wait {
+			cmd = append(cmd, "--continue")
+		}
+		// pid1 gives Delve the app's stdout and stderr as 3 and 4.
+		cmd = append(cmd, "--redirect=stdout:/dev/fd/3", "--redirect=stderr:/dev/fd/4", mountPoint+"/app", "--")
+		capAdd = []string{"SYS_PTRACE"} // Delve traces the app: in debug mode only
+	}
 	cfg := &container.Config{
 		Image:        o.Image,
 		Entrypoint:   []string{mountPoint + "/pid1"},
@@ -68,6 +85,7 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 		PortBindings: bindings,
 		Binds:        o.Volumes,
 		NetworkMode:  container.NetworkMode(o.Network),
+		CapAdd:       capAdd,
 	}
 	if !o.Copy {
 		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: o.MountDir, Target: mountPoint, ReadOnly: true}}
@@ -148,5 +166,40 @@ type Options struct {
 	StopTimeout time.Duration
 	// Stdout and Stderr receive the app's output, demultiplexed.
 	Stdout, Stderr io.Writer
-	Log            *slog.Logger // devrun's own messages
+	Log            *slog.Logger // devrun's own messages; Delve's lines too
+	// Debug, when set, runs the app under Delve in the container.
+	Debug *Debug
+}
+
+// Debug says how the app runs under Delve in the dev container: a new
+// Delve for every version, on a port published on the host, with the
+// ptrace capability that tracing needs (in debug mode only).
+type Debug struct {
+	Dlv    string // dlv built for the engine's platform (BuildDelve)
+	Listen string // HOST:PORT on the host where Delve's port is published
+	Wait   bool   // hold each version at its start until a client continues it
+}
+
+// publish adds Delve's port to the container's ports: in the container,
+// the host's port number, so that what Delve says of its address holds on
+// both sides.
+func (d *Debug) publish(exposed network.PortSet, bindings network.PortMap) (string, error) {
+	host, port, err := net.SplitHostPort(d.Listen)
+	if err != nil {
+		return "", fmt.Errorf("run.debug_listen: %w", err)
+	}
+	p, err := network.ParsePort(port + "/tcp")
+	if err != nil {
+		return "", fmt.Errorf("run.debug_listen: %q: %w", d.Listen, err)
+	}
+	if _, ok := exposed[p]; ok {
+		return "", fmt.Errorf("run.debug_listen: port %s is among container.ports too: give Delve a port of its own", port)
+	}
+	exposed[p] = struct{}{}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return "", fmt.Errorf("run.debug_listen: %q: the host must be an IP address, such as 127.0.0.1, to publish Delve's port on", d.Listen)
+	}
+	bindings[p] = []network.PortBinding{{HostIP: ip, HostPort: port}}
+	return port, nil
 }

@@ -53,7 +53,7 @@ func main() {
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
 	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
 	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
-	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), container (devrun up --mode container), compose (examples/compose: the devrun sidecar), restart (docker restart of a container running the binary: no devrun)")
+	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), debug (devrun up --debug: the app under Delve), container (devrun up --mode container), compose (examples/compose: the devrun sidecar), restart (docker restart of a container running the binary: no devrun)")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
@@ -80,7 +80,7 @@ func main() {
 		for _, app := range strings.Split(*apps, ",") {
 			for _, ed := range strings.Split(*edits, ",") {
 				for _, save := range strings.Split(*saves, ",") {
-					if mode != "host" && mode != "container" && app != "hello" ||
+					if mode != "host" && mode != "debug" && mode != "container" && app != "hello" ||
 						mode == "container" && app != "hello" && app != "real" {
 						continue // the other container modes run examples/hello
 					}
@@ -98,7 +98,7 @@ func main() {
 						graphCosts(work, bin, makeApp(filepath.Join(work, "large-graph"), "large"), 5)
 					}
 					medians[mode+" "+name+" "+save] = r.overhead()
-					if mode != "restart" {
+					if mode != "restart" && mode != "debug" { // debug builds more, and starts Delve: measured against host below
 						worst = max(worst, r.ratio(bench.Median))
 					}
 					if app == "real" && ed == "main" {
@@ -118,9 +118,11 @@ func main() {
 			float64(devrunMemory(work, bin, dir, "real"))/1e6)
 	}
 	for key, c := range medians {
-		if h, ok := medians["host"+strings.TrimPrefix(key, "container")]; ok && strings.HasPrefix(key, "container") {
-			fmt.Printf("container mode over host mode (%s): %+.0fms (median overhead over the floor: container %.0fms, host %.0fms)\n",
-				strings.TrimPrefix(key, "container "), float64(c-h)/float64(time.Millisecond), float64(c)/float64(time.Millisecond), float64(h)/float64(time.Millisecond))
+		for _, m := range []struct{ mode, what string }{{"container", "container mode over host mode"}, {"debug", "under Delve (--debug) over without it"}} {
+			if h, ok := medians["host"+strings.TrimPrefix(key, m.mode)]; ok && strings.HasPrefix(key, m.mode+" ") {
+				fmt.Printf("%s (%s): %+.0fms (median overhead over the floor: %s %.0fms, host %.0fms)\n",
+					m.what, strings.TrimPrefix(key, m.mode+" "), float64(c-h)/float64(time.Millisecond), m.mode, float64(c)/float64(time.Millisecond), float64(h)/float64(time.Millisecond))
+			}
 		}
 	}
 }
@@ -234,6 +236,8 @@ func measure(work, bin, mode, app, ed, save string, n int) result {
 	switch mode {
 	case "host":
 		swap = startDevrun(work, bin, name, devDir, devPort, nil)
+	case "debug":
+		swap = startDevrun(work, bin, name, devDir, devPort, []string{"--debug", "--run.debug_listen", strconv.Itoa(bench.FreePort())})
 	case "container":
 		swap = startContainerDevrun(work, bin, name, devDir, devPort)
 	case "restart":

@@ -83,6 +83,11 @@ func containerStarter(ctx context.Context, c *config.Config, log *slog.Logger, s
 		Stderr:      stderr,
 		Log:         log,
 	}
+	if c.Run.Debug && c.Run.Mode == "container" {
+		if opts.Debug, err = containerDebug(ctx, c, log, goos, goarch); err != nil {
+			return nil, pf, nil, err
+		}
+	}
 	var r *docker.Runner
 	if existing != "" {
 		r = docker.NewCompose(opts, existing)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/devrun/devrun/config"
+	"github.com/devrun/devrun/docker"
 	"github.com/devrun/devrun/runner"
 )
 
@@ -72,4 +76,32 @@ func attachHelp(listen string, wait bool) []string {
 		fmt.Sprintf("  GoLand: Run | Edit Configurations | + | Go Remote: host %s, port %s", host, port),
 		fmt.Sprintf("  dlv connect %s", net.JoinHostPort(host, port)),
 	}
+}
+
+// containerDebug makes the dev container's Delve: dlv built for the
+// engine's platform (the first time, from the Go module proxy), published
+// on run.debug_listen; and says how to attach.
+func containerDebug(ctx context.Context, c *config.Config, log *slog.Logger, goos, goarch string) (*docker.Debug, error) {
+	listen := config.Addr(c.Run.DebugListen)
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		return nil, fmt.Errorf("run.debug_listen (from %s): %w", c.Source("run.debug_listen"), err)
+	}
+	if c.Run.DebugDlv != "" {
+		log.Warn("run.debug_dlv (from " + c.Source("run.debug_dlv") + ") is for the host: in the dev container devrun runs a dlv it builds for " + goos + "/" + goarch)
+	}
+	start := time.Now()
+	dlv, err := docker.BuildDelve(ctx, cacheDir(), goos, goarch)
+	if err != nil {
+		return nil, fmt.Errorf("run.debug: %w", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		log.Info(fmt.Sprintf("debug: built Delve %s for %s/%s in %s, for the dev container (kept in %s)", docker.DelveVersion, goos, goarch, took.Round(time.Second), filepath.Dir(dlv)))
+	}
+	for _, w := range debugWarnings(c) {
+		log.Warn(w)
+	}
+	for _, l := range attachHelp(listen, c.Run.DebugWait) {
+		log.Info(l)
+	}
+	return &docker.Debug{Dlv: dlv, Listen: listen, Wait: c.Run.DebugWait}, nil
 }

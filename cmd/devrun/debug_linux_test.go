@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-dap"
 
+	"github.com/devrun/devrun/internal/dockertest"
 	"github.com/devrun/devrun/internal/need"
 )
 
@@ -44,8 +45,12 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
 	http.HandleFunc("/", handle)
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	go func() {
-		if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		if err := http.ListenAndServe(host+":"+os.Getenv("PORT"), nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -113,11 +118,33 @@ func breakAt(t *testing.T, p *project, addr string, n int) (*dapClient, int, <-c
 // halted at a breakpoint exits within the stop timeout and a second, with
 // nothing left.
 func TestDebugAcrossSwaps(t *testing.T) {
+	testDebug(t, func(p *project, args ...string) { p.start(args...) }, func(p *project) {
+		if got := running(filepath.Join(p.dir, ".devrun")); len(got) > 0 {
+			t.Errorf("the app left running: %v", got)
+		}
+	})
+}
+
+// The same in the dev container: Delve built for the engine's platform,
+// its port published on 127.0.0.1; Ctrl-C leaves no container.
+func TestContainerDebugAcrossSwaps(t *testing.T) {
+	testDebug(t, func(p *project, args ...string) { p.startContainer(dockertest.BusyboxImage, args...) }, func(p *project) {
+		if ids := dockertest.ProjectContainers(t, dockertest.Engine(t), p.dir); len(ids) != 0 {
+			t.Errorf("containers left after Ctrl-C: %v", ids)
+		}
+	})
+}
+
+// testDebug runs the debugging session of TestDebugAcrossSwaps with
+// devrun started by start, and checks with left that nothing of the app's
+// is left after Ctrl-C.
+func testDebug(t *testing.T, start func(p *project, args ...string), left func(p *project)) {
 	needDelve(t)
 	p := newProject(t, map[string]string{"main.go": debugApp, "handler.go": handler(1)})
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t.Fatalf))
+	port := strconv.Itoa(freePort(t.Fatalf))
+	addr := "127.0.0.1:" + port
 	const stopTimeout = 3 * time.Second
-	p.start("--debug", "--run.debug_listen", addr, "--run.stop_timeout", stopTimeout.String())
+	start(p, "--debug", "--run.debug_listen", addr, "--run.stop_timeout", stopTimeout.String())
 	p.waitBody("n=1")
 
 	for n := 1; n <= 2; n++ {
@@ -146,23 +173,21 @@ func TestDebugAcrossSwaps(t *testing.T) {
 	if got := len(regexp.MustCompile(`(?m)^graceful stop$`).FindAllString(p.output.String(), -1)); got != 11 {
 		t.Errorf("the app's graceful stop ran %d times in 11 swaps, or its line did not reach devrun's output unchanged", got)
 	}
-	if got := delves(addr); len(got) != 1 {
-		t.Errorf("after 12 versions, %d Delves listen on %s: %v", len(got), addr, got)
+	if got := delves(port); len(got) != 1 {
+		t.Errorf("after 12 versions, %d Delves listen on port %s: %v", len(got), port, got)
 	}
 
 	_, _, body := breakAt(t, p, addr, 12)
-	start := time.Now()
+	begin := time.Now()
 	p.stop(os.Interrupt)
-	if took := time.Since(start); took > stopTimeout+time.Second {
+	if took := time.Since(begin); took > stopTimeout+time.Second {
 		t.Errorf("Ctrl-C with the app halted at a breakpoint took %v, more than run.stop_timeout %v and a second", took, stopTimeout)
 	}
 	<-body
-	if got := delves(addr); len(got) > 0 {
+	if got := delves(port); len(got) > 0 {
 		t.Errorf("Delve left running: %v", got)
 	}
-	if got := running(filepath.Join(p.dir, ".devrun")); len(got) > 0 {
-		t.Errorf("the app left running: %v", got)
-	}
+	left(p)
 	if l, err := net.Listen("tcp", addr); err != nil {
 		t.Errorf("Delve's address still taken: %v", err)
 	} else {
@@ -170,8 +195,18 @@ func TestDebugAcrossSwaps(t *testing.T) {
 	}
 }
 
-// delves lists the Delves that listen on addr, by their command lines.
-func delves(addr string) []string { return commandLines("--listen=" + addr) }
+// delves lists the Delves that listen on port, on the host or in a
+// container, by their command lines.
+func delves(port string) []string {
+	var out []string
+	for _, l := range commandLines("\x00--listen=") {
+		_, cmd, _ := strings.Cut(l, " ")
+		if strings.HasSuffix(strings.Fields(cmd)[0], "dlv") && strings.Contains(l, ":"+port+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
 
 // running lists the processes whose binary is under dir.
 func running(dir string) []string {
@@ -225,7 +260,8 @@ func TestDebugKilledDevrunLeavesNothing(t *testing.T) {
 	p.waitBody("n=1")
 	p.cmd.Process.Kill()
 	<-p.exited
-	if !poll(func() bool { return len(delves(addr)) == 0 && len(running(filepath.Join(p.dir, ".devrun"))) == 0 }) {
-		t.Fatalf("left running: Delve %v, the app %v", delves(addr), running(filepath.Join(p.dir, ".devrun")))
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	if !poll(func() bool { return len(delves(port)) == 0 && len(running(filepath.Join(p.dir, ".devrun"))) == 0 }) {
+		t.Fatalf("left running: Delve %v, the app %v", delves(port), running(filepath.Join(p.dir, ".devrun")))
 	}
 }

@@ -9,6 +9,16 @@
 //	SIGUSR2  kill the app at once
 //	SIGTERM, SIGINT  stop the app and exit (docker stop)
 //
+// With -debug the app is Delve (dlv exec), which launches the app and
+// traces it. A stop then sends the stop signal to what Delve traces first,
+// so the app's graceful shutdown runs; once it has exited, is halted at a
+// breakpoint (every thread in tracing stop) or the stop timeout has passed,
+// Delve gets SIGTERM, on which it kills the app, and what is left is killed
+// a second later. An app that exits by itself leaves Delve waiting for its
+// clients: pid1 ends it, and reports its exit. Delve's own output comes as
+// "delve" records, line by line; the app's goes where it would without
+// Delve, through descriptors 3 and 4, which Delve is told to open.
+//
 // As PID 1 it reaps every orphan. A stop ends the app's whole tree: its
 // process group, every process whose environment holds the start's
 // DEVRUN_INSTANCE, and the descendants of either, also after the app
@@ -40,12 +50,13 @@ import (
 func main() {
 	stopSignal := flag.Int("stop-signal", int(syscall.SIGTERM), "the signal that asks the app to stop")
 	stopTimeout := flag.Duration("stop-timeout", 5*time.Second, "how long a stop waits before it kills")
+	debug := flag.Bool("debug", false, "the app is Delve, which runs the app")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: pid1 [-stop-signal N] [-stop-timeout D] -- app [args]")
 		os.Exit(2)
 	}
-	s := &supervisor{argv: flag.Args(), stopSignal: syscall.Signal(*stopSignal), stopTimeout: *stopTimeout}
+	s := &supervisor{argv: flag.Args(), stopSignal: syscall.Signal(*stopSignal), stopTimeout: *stopTimeout, debug: *debug}
 	s.run()
 }
 
@@ -60,6 +71,8 @@ type supervisor struct {
 	code        int    // the app's exit code, once it exited
 	copied      chan struct{}
 	sigs        chan os.Signal
+	debug       bool // the app is Delve
+	traced      bool // Delve has been seen tracing the app since it started
 }
 
 func (s *supervisor) run() {
@@ -71,8 +84,133 @@ func (s *supervisor) run() {
 	s.sigs = make(chan os.Signal, 64)
 	signal.Notify(s.sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
 	reportRecord("ready", "")
-	for sig := range s.sigs {
-		s.handle(sig)
+	var tick <-chan time.Time
+	if s.debug {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case sig := <-s.sigs:
+			s.handle(sig)
+		case <-tick:
+			s.watchDebuggee()
+		}
+	}
+}
+
+// watchDebuggee ends Delve once the app it traced has exited: Delve would
+// wait for its clients, and devrun for the app's exit.
+func (s *supervisor) watchDebuggee() {
+	if s.app == 0 {
+		return
+	}
+	if len(tracedBy(s.app)) > 0 {
+		s.traced = true
+	} else if s.traced {
+		s.traced = false
+		syscall.Kill(s.app, syscall.SIGTERM)
+	}
+}
+
+// debugStop stops what Delve traces with the stop signal, and waits until
+// it has exited, is halted, or timeout has passed. A signal that comes
+// meanwhile ends the wait, and is handled by the stop that follows.
+func (s *supervisor) debugStop(timeout time.Duration) {
+	apps := tracedBy(s.app)
+	for _, pid := range apps {
+		if syscall.Kill(-pid, s.stopSignal) != nil { // Delve makes it a group leader
+			syscall.Kill(pid, s.stopSignal)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	var halted time.Time // since when every thread has been seen in tracing stop
+	for delay := 100 * time.Microsecond; len(apps) > 0 && time.Now().Before(deadline); delay = min(2*delay, 20*time.Millisecond) {
+		apps = tracedBy(s.app)
+		switch {
+		case !allHalted(apps):
+			halted = time.Time{}
+		case halted.IsZero():
+			halted = time.Now()
+		case time.Since(halted) > 100*time.Millisecond:
+			// Halted: not only for the moment in which Delve, which stops
+			// every thread at any signal, passes the stop signal on.
+			return
+		}
+		select {
+		case sig := <-s.sigs:
+			s.sigs <- sig
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// tracedBy lists the processes that tracer traces (ptrace): what Delve
+// launched.
+func tracedBy(tracer int) []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	want := []byte("\nTracerPid:\t" + strconv.Itoa(tracer) + "\n")
+	var out []int
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + n + "/status")
+		if err == nil && bytes.Contains(b, want) && !bytes.Contains(b, []byte("\nState:\tZ")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// allHalted reports whether every thread of pids is in tracing stop: the
+// debugger holds them.
+func allHalted(pids []int) bool {
+	for _, pid := range pids {
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		if err != nil {
+			return false
+		}
+		for _, t := range tasks {
+			stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/stat")
+			i := bytes.LastIndexByte(stat, ')')
+			if err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] != 't' {
+				return false
+			}
+		}
+	}
+	return len(pids) > 0
+}
+
+// reportLines reports each line read from r as a record of event.
+func reportLines(r *os.File, event string) {
+	defer r.Close()
+	var line []byte
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := r.Read(buf)
+		line = append(line, buf[:n]...)
+		for {
+			i := bytes.IndexByte(line, '\n')
+			if i < 0 {
+				break
+			}
+			if l := bytes.TrimRight(line[:i], "\r"); len(l) > 0 {
+				reportRecord(event, string(bytes.ReplaceAll(l, []byte{0x1e}, nil)))
+			}
+			line = line[i+1:]
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -140,18 +278,34 @@ func (s *supervisor) start() {
 	}
 	s.seq++
 	instance := fmt.Sprintf("pid1.%d.%d", time.Now().UnixNano(), s.seq)
+	files := []*os.File{nil, os.Stdout, w}
+	var dr, dw *os.File
+	if s.debug {
+		// Delve's own lines on 1 and 2; the app's output on 3 and 4.
+		if dr, dw, err = os.Pipe(); err != nil {
+			r.Close()
+			w.Close()
+			reportRecord("failed", err.Error())
+			return
+		}
+		files = []*os.File{nil, dw, dw, os.Stdout, w}
+		go reportLines(dr, "delve")
+	}
 	p, err := os.StartProcess(s.argv[0], s.argv, &os.ProcAttr{
 		Env:   append(os.Environ(), "DEVRUN_INSTANCE="+instance),
-		Files: []*os.File{nil, os.Stdout, w},
+		Files: files,
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	w.Close()
+	if dw != nil {
+		dw.Close()
+	}
 	if err != nil {
 		r.Close()
 		reportRecord("failed", err.Error())
 		return
 	}
-	s.app, s.pgid, s.instance, s.code = p.Pid, p.Pid, instance, -1
+	s.app, s.pgid, s.instance, s.code, s.traced = p.Pid, p.Pid, instance, -1, false
 	s.copied = make(chan struct{})
 	go copyStderr(r, s.copied)
 	reportRecord("started", fmt.Sprint(p.Pid))
@@ -192,6 +346,10 @@ func (s *supervisor) stop(timeout time.Duration, event string) (startAfter bool)
 		return startAfter
 	}
 	sig := s.stopSignal
+	if s.debug && s.app != 0 && timeout > 0 {
+		s.debugStop(timeout)
+		sig, timeout = syscall.SIGTERM, time.Second // Delve, which kills the app it launched
+	}
 	if timeout == 0 {
 		sig = syscall.SIGKILL
 	}
