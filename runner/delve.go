@@ -220,13 +220,25 @@ func (p *delveProcess) exitStatus() error {
 			ExitStatus int  `json:"exitStatus"`
 		}
 	}
-	if err := p.api.call(ctx, "State", map[string]bool{"NonBlocking": true}, &out); err != nil || !out.State.Exited {
-		return delveExit(-1) // killed, as far as devrun can tell
+	err := p.api.call(ctx, "State", map[string]bool{"NonBlocking": true}, &out)
+	code := out.State.ExitStatus
+	switch {
+	case err != nil:
+		// Delve answers with its error for an exited process.
+		var pid int
+		if n, _ := fmt.Sscanf(err.Error(), "Process %d has exited with status %d", &pid, &code); n != 2 {
+			return delveExit(-1) // killed, as far as devrun can tell
+		}
+	case !out.State.Exited:
+		return delveExit(-1)
 	}
-	if out.State.ExitStatus == 0 {
+	switch {
+	case code == 0:
 		return nil
+	case code < 0: // -N: ended by signal N
+		return delveExit(-1)
 	}
-	return delveExit(out.State.ExitStatus)
+	return delveExit(code)
 }
 
 // halted reports whether Delve holds the app halted: at a breakpoint, or

@@ -68,7 +68,7 @@ func attachHelp(listen string, wait bool) []string {
 	}
 	then := "it runs until a breakpoint"
 	if wait {
-		then = "each version waits for the editor to continue it (run.debug_wait)"
+		then = "each version waits before its first instruction until the editor attaches (run.debug_wait)"
 	}
 	return []string{
 		fmt.Sprintf("debug: every version runs under a new Delve on %s (JSON-RPC and DAP); %s; attach again after each swap:", listen, then),

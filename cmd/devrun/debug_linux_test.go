@@ -265,3 +265,35 @@ func TestDebugKilledDevrunLeavesNothing(t *testing.T) {
 		t.Fatalf("left running: Delve %v, the app %v", delves(port), running(filepath.Join(p.dir, ".devrun")))
 	}
 }
+
+// With run.debug_wait each version waits before its first instruction
+// until the editor attaches and continues it: its start-up code can be
+// debugged. (The app cannot answer before: a single request tells.)
+func TestDebugWaitHoldsTheAppForTheEditor(t *testing.T) {
+	needDelve(t)
+	p := newProject(t, map[string]string{"main.go": debugApp, "handler.go": handler(1)})
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t.Fatalf))
+	p.start("--debug", "--run.debug_listen", addr, "--run.debug_wait")
+	p.waitLog("delve: API server listening at: "+regexp.QuoteMeta(addr), 1)
+	if got := get(p.url()); got != "" {
+		t.Fatalf("the app answered %q before the editor continued it", got)
+	}
+	// configurationDone continues it, as it does for VS Code (no
+	// stopOnEntry).
+	c := attachDAP(t, addr, filepath.Join(p.dir, "handler.go"), debugLine)
+	body := make(chan string, 1)
+	go func() {
+		var last string
+		poll(func() bool { last = get(p.url()); return last != "" })
+		body <- last
+	}()
+	_, line, value, thread := c.stopped("n")
+	if line != debugLine || value != "1" {
+		t.Fatalf("stopped at line %d with n=%s", line, value)
+	}
+	c.cont(thread)
+	if got := <-body; got != "n=1" {
+		t.Errorf("the app answered %q", got)
+	}
+	p.stop(os.Interrupt)
+}
