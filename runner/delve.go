@@ -69,11 +69,11 @@ func (d *Delve) Start(ctx context.Context, a Artifact) (Process, error) {
 		return nil, fmt.Errorf("finding Delve (%s): %w; install it with: %s (or set run.debug_dlv to its path)", dlv, err, DelveInstall)
 	}
 	// A stranger on the address would answer for Delve: say so instead.
-	if l, err := net.Listen("tcp", d.Listen); err != nil {
+	l, err := net.Listen("tcp", d.Listen)
+	if err != nil {
 		return nil, fmt.Errorf("run.debug_listen %s is not free (another debugger, or another devrun?): %w", d.Listen, err)
-	} else {
-		l.Close()
 	}
+	l.Close()
 	h := d.Host
 	args := []string{"exec", "--headless", "--accept-multiclient", "--api-version=2", "--listen=" + d.Listen}
 	if !d.Wait {
@@ -320,7 +320,6 @@ type appFiles struct {
 	args   []string   // dlv's --redirect arguments; none: the app writes to dlv's output
 	files  []*os.File // dlv's ExtraFiles
 	parent []*os.File // the write ends devrun closes once dlv has them
-	copies sync.WaitGroup
 }
 
 // closeParent closes devrun's copies of the write ends.
@@ -366,9 +365,7 @@ func newAppFiles(stdout, stderr io.Writer) (*appFiles, error) {
 				w = io.Discard
 			}
 			f.files, f.parent = append(f.files, pw), append(f.parent, pw)
-			f.copies.Add(1)
-			go func() {
-				defer f.copies.Done()
+			go func() { // until the app and Delve have closed pw
 				io.Copy(w, r)
 				r.Close()
 			}()
