@@ -115,9 +115,16 @@ func (s *supervisor) watchDebuggee() {
 }
 
 // debugStop stops what Delve traces with the stop signal, and waits until
-// it has exited, is halted, or timeout has passed. A signal that comes
-// meanwhile ends the wait, and is handled by the stop that follows.
+// it has exited, is halted, or timeout has passed. Signals that come
+// meanwhile are left to the stop that follows; one that asks for a kill
+// ends the wait.
 func (s *supervisor) debugStop(timeout time.Duration) {
+	var later []os.Signal
+	defer func() {
+		for _, sig := range later {
+			s.sigs <- sig
+		}
+	}()
 	apps := tracedBy(s.app)
 	for _, pid := range apps {
 		if syscall.Kill(-pid, s.stopSignal) != nil { // Delve makes it a group leader
@@ -140,8 +147,14 @@ func (s *supervisor) debugStop(timeout time.Duration) {
 		}
 		select {
 		case sig := <-s.sigs:
-			s.sigs <- sig
-			return
+			switch sig {
+			case syscall.SIGCHLD: // Delve's own children are not pid1's; the stop reaps
+			case syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT:
+				later = append(later, sig)
+				return
+			default:
+				later = append(later, sig)
+			}
 		case <-time.After(delay):
 		}
 	}
