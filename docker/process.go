@@ -85,7 +85,7 @@ func (c *devContainer) handle(r record) {
 	if r.kind == "delve" {
 		// Delve listens on every interface of the container, and warns;
 		// devrun publishes its port on one address of the host's.
-		if !strings.Contains(r.value, "Listening for remote connections") {
+		if runner.DelveLineShown(r.value) && !strings.Contains(r.value, "Listening for remote connections") {
 			c.log.Info("delve: " + r.value)
 		}
 		return

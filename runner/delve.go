@@ -374,6 +374,10 @@ func newAppFiles(stdout, stderr io.Writer) (*appFiles, error) {
 	return f, nil
 }
 
+// DelveLineShown reports whether a line of Delve's own output is worth
+// showing among devrun's: not the app's exit, which devrun reports itself.
+func DelveLineShown(line string) bool { return !strings.HasSuffix(line, "Stop reason: exited") }
+
 // lineLog writes each line written to it to log, prefixed, and keeps the
 // last one. exec.Cmd writes to it from one goroutine.
 type lineLog struct {
@@ -399,7 +403,9 @@ func (l *lineLog) Write(b []byte) (int, error) {
 			continue
 		}
 		l.lastL = line
-		l.log.Info(l.prefix + line)
+		if DelveLineShown(line) {
+			l.log.Info(l.prefix + line)
+		}
 	}
 	return len(b), nil
 }
