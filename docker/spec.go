@@ -56,12 +56,16 @@ func createOptions(o *Options) (client.ContainerCreateOptions, error) {
 	cmd := []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "--", mountPoint + "/app"}
 	var capAdd []string
 	if o.Debug != nil {
-		port, err := o.Debug.publish(exposed, bindings)
+		listen, err := o.Debug.listen(o.Network, exposed, bindings)
 		if err != nil {
 			return client.ContainerCreateOptions{}, err
 		}
-		cmd = []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "-debug", "--",
-			mountPoint + "/dlv", "exec", "--headless", "--accept-multiclient", "--api-version=2", "--listen=:" + port}
+		host, port, _ := net.SplitHostPort(listen)
+		if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
+			host = "127.0.0.1" // where pid1 asks Delve for the app's state
+		}
+		cmd = []string{"-stop-signal", strconv.Itoa(o.StopSignal), "-stop-timeout", o.StopTimeout.String(), "-debug", net.JoinHostPort(host, port), "--",
+			mountPoint + "/dlv", "exec", "--headless", "--accept-multiclient", "--api-version=2", "--listen=" + listen}
 		if !o.Debug.Wait {
 			cmd = append(cmd, "--continue")
 		}
@@ -180,13 +184,22 @@ type Debug struct {
 	Wait   bool   // hold each version at its start until a client continues it
 }
 
-// publish adds Delve's port to the container's ports: in the container,
+// listen returns the address Delve listens on in a container on network,
+// and adds its port to the container's published ports: in the container,
 // the host's port number, so that what Delve says of its address holds on
-// both sides.
-func (d *Debug) publish(exposed network.PortSet, bindings network.PortMap) (string, error) {
+// both sides. On the host's network Delve listens on the host's address
+// itself; a container that shares another's network is refused, as Delve
+// would be reachable from wherever that one is.
+func (d *Debug) listen(netw string, exposed network.PortSet, bindings network.PortMap) (string, error) {
 	host, port, err := net.SplitHostPort(d.Listen)
 	if err != nil {
 		return "", fmt.Errorf("run.debug_listen: %w", err)
+	}
+	switch {
+	case netw == "host":
+		return d.Listen, nil
+	case strings.HasPrefix(netw, "container:"):
+		return "", fmt.Errorf("run.debug: container.network %s shares another container's network, where Delve, which runs what its clients say, could not be kept to run.debug_listen's address", netw)
 	}
 	p, err := network.ParsePort(port + "/tcp")
 	if err != nil {
@@ -195,11 +208,11 @@ func (d *Debug) publish(exposed network.PortSet, bindings network.PortMap) (stri
 	if _, ok := exposed[p]; ok {
 		return "", fmt.Errorf("run.debug_listen: port %s is among container.ports too: give Delve a port of its own", port)
 	}
-	exposed[p] = struct{}{}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		return "", fmt.Errorf("run.debug_listen: %q: the host must be an IP address, such as 127.0.0.1, to publish Delve's port on", d.Listen)
 	}
+	exposed[p] = struct{}{}
 	bindings[p] = []network.PortBinding{{HostIP: ip, HostPort: port}}
-	return port, nil
+	return ":" + port, nil
 }

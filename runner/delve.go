@@ -89,7 +89,7 @@ func (d *Delve) Start(ctx context.Context, a Artifact) (Process, error) {
 	args = append(args, h.Args...)
 	cmd, err := h.command(path, args...)
 	if err != nil {
-		out.closeAll()
+		out.closeParent()
 		return nil, err
 	}
 	lines := &lineLog{log: log, prefix: "delve: "}
@@ -105,12 +105,13 @@ func (d *Delve) Start(ctx context.Context, a Artifact) (Process, error) {
 	host.StopSignal, host.StopTimeout = syscall.SIGTERM, delveGrace
 	dp, err := host.launch(cmd, t, Artifact(path))
 	if err != nil {
-		out.closeAll()
+		out.closeParent()
 		return nil, err
 	}
 	out.closeParent()
 	p := &delveProcess{
 		dlv:     dp,
+		out:     out,
 		api:     delveAPI{addr: d.Listen},
 		signal:  asSignal(h.StopSignal),
 		timeout: h.StopTimeout,
@@ -168,6 +169,7 @@ func (p *delveProcess) connect(ctx context.Context) error {
 // among it. It is done when the app has exited, or Delve has.
 type delveProcess struct {
 	dlv     *hostProcess
+	out     *appFiles // the app's output
 	api     delveAPI
 	app     int // the app's PID
 	signal  syscall.Signal
@@ -220,7 +222,8 @@ func (p *delveProcess) exitStatus() error {
 			ExitStatus int  `json:"exitStatus"`
 		}
 	}
-	err := p.api.call(ctx, "State", map[string]bool{"NonBlocking": true}, &out)
+	// Blocking: Delve may still be finishing the continue that saw the exit.
+	err := p.api.call(ctx, "State", map[string]bool{"NonBlocking": false}, &out)
 	code := out.State.ExitStatus
 	switch {
 	case err != nil:
@@ -263,8 +266,7 @@ func (p *delveProcess) Stop(ctx context.Context) error {
 	select {
 	case <-p.done:
 	default:
-		signalApp(p.app, p.signal)
-		if !p.halted(ctx) {
+		if signalApp(p.app, p.signal) && !p.halted(ctx) {
 			wctx, cancel := context.WithTimeout(ctx, p.timeout)
 			select {
 			case <-p.done:
@@ -275,6 +277,7 @@ func (p *delveProcess) Stop(ctx context.Context) error {
 	}
 	p.dlv.Stop(ctx)
 	<-p.done
+	p.out.wait()
 	return p.err
 }
 
@@ -320,6 +323,18 @@ type appFiles struct {
 	args   []string   // dlv's --redirect arguments; none: the app writes to dlv's output
 	files  []*os.File // dlv's ExtraFiles
 	parent []*os.File // the write ends devrun closes once dlv has them
+	copies sync.WaitGroup
+}
+
+// wait waits until the app's output has been copied, up to a second: a
+// process that escaped the stop may hold a pipe open.
+func (f *appFiles) wait() {
+	done := make(chan struct{})
+	go func() { f.copies.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
 }
 
 // closeParent closes devrun's copies of the write ends.
@@ -328,14 +343,6 @@ func (f *appFiles) closeParent() {
 		w.Close()
 	}
 	f.parent = nil
-}
-
-// closeAll closes everything, when dlv did not start.
-func (f *appFiles) closeAll() {
-	f.closeParent()
-	for _, w := range f.files {
-		w.Close()
-	}
 }
 
 // isTerminal reports whether f is a character device: a terminal, or
@@ -358,14 +365,16 @@ func newAppFiles(stdout, stderr io.Writer) (*appFiles, error) {
 		} else {
 			r, pw, err := os.Pipe()
 			if err != nil {
-				f.closeAll()
+				f.closeParent()
 				return nil, err
 			}
 			if w == nil {
 				w = io.Discard
 			}
 			f.files, f.parent = append(f.files, pw), append(f.parent, pw)
+			f.copies.Add(1)
 			go func() { // until the app and Delve have closed pw
+				defer f.copies.Done()
 				io.Copy(w, r)
 				r.Close()
 			}()

@@ -29,7 +29,9 @@ func delveFor(t *testing.T, name string, timeout time.Duration) (*Delve, string)
 	addr := l.Addr().String()
 	l.Close()
 	ready := filepath.Join(t.TempDir(), "ready")
-	return &Delve{Host: &Host{Env: []string{helperEnv + "=" + name, "READY=" + ready}, StopTimeout: timeout}, Listen: addr}, ready
+	// Built with -race, the helper would sleep a second as it exits.
+	env := []string{helperEnv + "=" + name, "READY=" + ready, "GORACE=atexit_sleep_ms=0"}
+	return &Delve{Host: &Host{Env: env, StopTimeout: timeout}, Listen: addr}, ready
 }
 
 // An app under Delve that exits by itself is done, with its exit code,
@@ -40,7 +42,11 @@ func TestDelveReportsTheAppsExit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-p.Done()
+	select {
+	case <-p.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("the app's exit was not seen")
+	}
 	var ee exitCoder
 	if !errors.As(p.Err(), &ee) || ee.ExitCode() != 3 {
 		t.Errorf("Err = %v, want exit code 3", p.Err())
@@ -53,10 +59,11 @@ func TestDelveReportsTheAppsExit(t *testing.T) {
 	}
 }
 
-// A stop under Delve reaches the app as its stop signal: an app that
-// ignores it is killed once the stop timeout has passed, and not before.
+// A stop under Delve reaches the app as its stop signal, which its
+// graceful shutdown handles (exit 0); an app that ignores it is killed once
+// the stop timeout has passed, and not before.
 func TestDelveStopSignalsTheAppFirst(t *testing.T) {
-	for _, name := range []string{"sleep", "ignore-term"} {
+	for _, name := range []string{"graceful", "ignore-term"} {
 		t.Run(name, func(t *testing.T) {
 			const timeout = 500 * time.Millisecond
 			d, ready := delveFor(t, name, timeout)
@@ -72,11 +79,17 @@ func TestDelveStopSignalsTheAppFirst(t *testing.T) {
 			if running(pid) {
 				t.Fatal("the app runs after Stop")
 			}
+			if name == "graceful" {
+				if _, serr := os.Stat(ready + ".term"); err != nil || serr != nil {
+					t.Errorf("Stop = %v, and the app's SIGTERM handler ran: %v", err, serr == nil)
+				}
+				return
+			}
 			var ee exitCoder
 			if !errors.As(err, &ee) || ee.ExitCode() != -1 {
 				t.Errorf("Stop = %v (%T), want the app ended by a signal", err, err)
 			}
-			if name == "ignore-term" && took < timeout {
+			if took < timeout {
 				t.Errorf("an app that ignores the stop signal was killed after %v, before the stop timeout %v", took, timeout)
 			}
 		})

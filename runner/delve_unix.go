@@ -19,9 +19,8 @@ func pidAlive(pid int) bool {
 }
 
 // signalApp sends sig to the app Delve launched: to its process group,
-// which Delve makes it the leader of, and so to its children too.
-func signalApp(pid int, sig syscall.Signal) {
-	if syscall.Kill(-pid, sig) != nil {
-		syscall.Kill(pid, sig)
-	}
+// which Delve makes it the leader of, and so to its children too. It
+// reports whether the signal was sent.
+func signalApp(pid int, sig syscall.Signal) bool {
+	return syscall.Kill(-pid, sig) == nil || syscall.Kill(pid, sig) == nil
 }

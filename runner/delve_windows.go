@@ -22,6 +22,6 @@ func pidAlive(pid int) bool {
 	return err == nil && ev == uint32(windows.WAIT_TIMEOUT)
 }
 
-// signalApp does nothing: Windows has no signals to ask the app to stop;
+// signalApp sends nothing: Windows has no signals to ask the app to stop;
 // Delve, when it ends, kills it.
-func signalApp(int, syscall.Signal) {}
+func signalApp(int, syscall.Signal) bool { return false }

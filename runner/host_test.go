@@ -42,6 +42,14 @@ func helper(name string) {
 		}
 	case "exit-3":
 		os.Exit(3)
+	case "graceful": // exits 0 on SIGTERM, once it has said so in $READY.term
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			os.WriteFile(os.Getenv("READY")+".term", []byte("1"), 0o644)
+			os.Exit(0)
+		}()
 	}
 	if err := os.WriteFile(os.Getenv("READY"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		panic(err)

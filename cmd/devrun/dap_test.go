@@ -26,8 +26,9 @@ type dapClient struct {
 }
 
 // attachDAP connects to Delve at addr and attaches, as an editor does:
-// initialize, attach, the breakpoints, configurationDone.
-func attachDAP(t *testing.T, addr, file string, line int) *dapClient {
+// initialize, attach, the breakpoints, configurationDone (which lets an
+// app held at its start run); before, if set, is called just before that.
+func attachDAP(t *testing.T, addr, file string, line int, before func()) *dapClient {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
@@ -43,6 +44,9 @@ func attachDAP(t *testing.T, addr, file string, line int) *dapClient {
 		Source: dap.Source{Path: file}, Breakpoints: []dap.SourceBreakpoint{{Line: line}}}}).(*dap.SetBreakpointsResponse)
 	if len(resp.Body.Breakpoints) != 1 || !resp.Body.Breakpoints[0].Verified {
 		t.Fatalf("breakpoint at %s:%d not verified: %+v", file, line, resp.Body.Breakpoints)
+	}
+	if before != nil {
+		before()
 	}
 	c.call(&dap.ConfigurationDoneRequest{Request: c.req("configurationDone")})
 	return c

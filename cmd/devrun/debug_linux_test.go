@@ -42,6 +42,9 @@ import (
 )
 
 func main() {
+	if mark := os.Getenv("MARK"); mark != "" {
+		os.WriteFile(mark, nil, 0o644)
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
 	http.HandleFunc("/", handle)
@@ -89,7 +92,7 @@ var slowClient = &http.Client{Timeout: waitTimeout}
 func breakAt(t *testing.T, p *project, addr string, n int) (*dapClient, int, <-chan string) {
 	t.Helper()
 	file := filepath.Join(p.dir, "handler.go")
-	c := attachDAP(t, addr, file, debugLine)
+	c := attachDAP(t, addr, file, debugLine, nil)
 	body := make(chan string, 1)
 	go func() {
 		resp, err := slowClient.Get(p.url())
@@ -268,19 +271,23 @@ func TestDebugKilledDevrunLeavesNothing(t *testing.T) {
 
 // With run.debug_wait each version waits before its first instruction
 // until the editor attaches and continues it: its start-up code can be
-// debugged. (The app cannot answer before: a single request tells.)
+// debugged. The app marks its start with a file: none while the editor
+// attaches, though Delve has launched it.
 func TestDebugWaitHoldsTheAppForTheEditor(t *testing.T) {
 	needDelve(t)
 	p := newProject(t, map[string]string{"main.go": debugApp, "handler.go": handler(1)})
+	mark := filepath.Join(p.dir, "started")
+	p.env = append(p.env, "MARK="+mark)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t.Fatalf))
 	p.start("--debug", "--run.debug_listen", addr, "--run.debug_wait")
 	p.waitLog("delve: API server listening at: "+regexp.QuoteMeta(addr), 1)
-	if got := get(p.url()); got != "" {
-		t.Fatalf("the app answered %q before the editor continued it", got)
-	}
 	// configurationDone continues it, as it does for VS Code (no
 	// stopOnEntry).
-	c := attachDAP(t, addr, filepath.Join(p.dir, "handler.go"), debugLine)
+	c := attachDAP(t, addr, filepath.Join(p.dir, "handler.go"), debugLine, func() {
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatal("the app started before the editor continued it")
+		}
+	})
 	body := make(chan string, 1)
 	go func() {
 		var last string
@@ -296,4 +303,25 @@ func TestDebugWaitHoldsTheAppForTheEditor(t *testing.T) {
 		t.Errorf("the app answered %q", got)
 	}
 	p.stop(os.Interrupt)
+}
+
+// An app that exits by itself under Delve is reported with its own exit
+// code, on the host and in the dev container (where pid1 asks Delve for
+// it), though Delve itself would wait on for its clients.
+func TestDebugReportsTheAppsExitCode(t *testing.T) {
+	const exits = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(3) }\n"
+	for _, mode := range []string{"host", "container"} {
+		t.Run(mode, func(t *testing.T) {
+			needDelve(t)
+			p := newProject(t, map[string]string{"main.go": exits})
+			args := []string{"--debug", "--run.debug_listen", strconv.Itoa(freePort(t.Fatalf))}
+			if mode == "host" {
+				p.start(args...)
+			} else {
+				p.startContainer(dockertest.BusyboxImage, args...)
+			}
+			p.waitLog(`app exited with code 3`, 1)
+			p.stop(os.Interrupt)
+		})
+	}
 }

@@ -9,15 +9,16 @@
 //	SIGUSR2  kill the app at once
 //	SIGTERM, SIGINT  stop the app and exit (docker stop)
 //
-// With -debug the app is Delve (dlv exec), which launches the app and
-// traces it. A stop then sends the stop signal to what Delve traces first,
-// so the app's graceful shutdown runs; once it has exited, is halted at a
-// breakpoint (every thread in tracing stop) or the stop timeout has passed,
-// Delve gets SIGTERM, on which it kills the app, and what is left is killed
-// a second later. An app that exits by itself leaves Delve waiting for its
-// clients: pid1 ends it, and reports its exit. Delve's own output comes as
-// "delve" records, line by line; the app's goes where it would without
-// Delve, through descriptors 3 and 4, which Delve is told to open.
+// With -debug ADDR the app is Delve (dlv exec), which launches the app,
+// traces it, and answers its JSON-RPC API on ADDR. A stop then sends the
+// stop signal to what Delve traces first, so the app's graceful shutdown
+// runs; once it has exited, is halted (at a breakpoint, as Delve's state
+// says) or the stop timeout has passed, Delve gets SIGTERM, on which it
+// kills the app, and what is left is killed a second later. An app that
+// exits by itself leaves Delve waiting for its clients: pid1 ends it, and
+// reports the app's exit code, which it asks Delve for. Delve's own output
+// comes as "delve" records, line by line; the app's goes where it would
+// without Delve, through descriptors 3 and 4, which Delve is told to open.
 //
 // As PID 1 it reaps every orphan. A stop ends the app's whole tree: its
 // process group, every process whose environment holds the start's
@@ -39,6 +40,8 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"net"
+	"net/rpc/jsonrpc"
 	"os"
 	"os/signal"
 	"strconv"
@@ -50,13 +53,13 @@ import (
 func main() {
 	stopSignal := flag.Int("stop-signal", int(syscall.SIGTERM), "the signal that asks the app to stop")
 	stopTimeout := flag.Duration("stop-timeout", 5*time.Second, "how long a stop waits before it kills")
-	debug := flag.Bool("debug", false, "the app is Delve, which runs the app")
+	debug := flag.String("debug", "", "the app is Delve, which runs the app and answers on this address")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: pid1 [-stop-signal N] [-stop-timeout D] -- app [args]")
 		os.Exit(2)
 	}
-	s := &supervisor{argv: flag.Args(), stopSignal: syscall.Signal(*stopSignal), stopTimeout: *stopTimeout, debug: *debug}
+	s := &supervisor{argv: flag.Args(), stopSignal: syscall.Signal(*stopSignal), stopTimeout: *stopTimeout, debug: *debug != "", delve: *debug}
 	s.run()
 }
 
@@ -71,8 +74,9 @@ type supervisor struct {
 	code        int    // the app's exit code, once it exited
 	copied      chan struct{}
 	sigs        chan os.Signal
-	debug       bool // the app is Delve
-	traced      bool // Delve has been seen tracing the app since it started
+	debug       bool   // the app is Delve
+	delve       string // Delve's address
+	appCode     int    // under Delve: the app's exit code, as Delve told it; -1 when not known
 }
 
 func (s *supervisor) run() {
@@ -100,29 +104,32 @@ func (s *supervisor) run() {
 	}
 }
 
-// watchDebuggee ends Delve once the app it traced has exited: Delve would
-// wait for its clients, and devrun for the app's exit.
+// watchDebuggee ends Delve once the app it launched has exited: Delve
+// would wait for its clients, and devrun for the app's exit. What Delve
+// traces is looked at first, its API only when it traces nothing: before
+// the app's launch, or after its exit.
 func (s *supervisor) watchDebuggee() {
-	if s.app == 0 {
+	if s.app == 0 || s.appCode >= 0 || len(tracedBy(s.app)) > 0 {
 		return
 	}
-	if len(tracedBy(s.app)) > 0 {
-		s.traced = true
-	} else if s.traced {
-		s.traced = false
+	if st, ok := delveState(s.delve, 300*time.Millisecond); ok && st.exited {
+		s.appCode = st.code
 		syscall.Kill(s.app, syscall.SIGTERM)
 	}
 }
 
 // debugStop stops what Delve traces with the stop signal, and waits until
 // it has exited, is halted, or timeout has passed. Signals that come
-// meanwhile are left to the stop that follows; one that asks for a kill
-// ends the wait.
+// meanwhile are left to the stop that follows, but for SIGHUP, which a
+// stop ignores; one that asks for a kill ends the wait.
 func (s *supervisor) debugStop(timeout time.Duration) {
 	var later []os.Signal
 	defer func() {
 		for _, sig := range later {
-			s.sigs <- sig
+			select {
+			case s.sigs <- sig:
+			default: // full: signal.Notify drops as much
+			}
 		}
 	}()
 	apps := tracedBy(s.app)
@@ -132,23 +139,20 @@ func (s *supervisor) debugStop(timeout time.Duration) {
 		}
 	}
 	deadline := time.Now().Add(timeout)
-	var halted time.Time // since when every thread has been seen in tracing stop
+	var asked time.Time
 	for delay := 100 * time.Microsecond; len(apps) > 0 && time.Now().Before(deadline); delay = min(2*delay, 20*time.Millisecond) {
 		apps = tracedBy(s.app)
-		switch {
-		case !allHalted(apps):
-			halted = time.Time{}
-		case halted.IsZero():
-			halted = time.Now()
-		case time.Since(halted) > 100*time.Millisecond:
-			// Halted: not only for the moment in which Delve, which stops
-			// every thread at any signal, passes the stop signal on.
-			return
+		if time.Since(asked) > 100*time.Millisecond {
+			// Halted at a breakpoint: the app cannot run its shutdown.
+			asked = time.Now()
+			if st, ok := delveState(s.delve, 500*time.Millisecond); ok && !st.running && !st.exited {
+				return
+			}
 		}
 		select {
 		case sig := <-s.sigs:
 			switch sig {
-			case syscall.SIGCHLD: // Delve's own children are not pid1's; the stop reaps
+			case syscall.SIGCHLD, syscall.SIGHUP: // Delve's own children are not pid1's; the stop reaps
 			case syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT:
 				later = append(later, sig)
 				return
@@ -160,16 +164,65 @@ func (s *supervisor) debugStop(timeout time.Duration) {
 	}
 }
 
-// tracedBy lists the processes that tracer traces (ptrace): what Delve
-// launched.
+// A state is what Delve says of the app.
+type state struct {
+	running, exited bool
+	code            int // once exited
+}
+
+// delveState asks Delve at addr for the app's state, within timeout.
+func delveState(addr string, timeout time.Duration) (state, bool) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return state{}, false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	c := jsonrpc.NewClient(conn)
+	defer c.Close()
+	var out struct {
+		State struct {
+			Running    bool
+			Exited     bool `json:"exited"`
+			ExitStatus int  `json:"exitStatus"`
+		}
+	}
+	err = c.Call("RPCServer.State", map[string]bool{"NonBlocking": true}, &out)
+	var st state
+	if err != nil {
+		// Delve answers with its error for an exited process.
+		var pid int
+		if n, _ := fmt.Sscanf(err.Error(), "Process %d has exited with status %d", &pid, &st.code); n != 2 {
+			return state{}, false
+		}
+		st.exited = true
+	} else {
+		st = state{running: out.State.Running, exited: out.State.Exited, code: out.State.ExitStatus}
+	}
+	if st.code < 0 { // -N: ended by signal N
+		st.code = 128 - st.code
+	}
+	return st, true
+}
+
+// tracedBy lists the processes that the process tracer traces (ptrace):
+// what Delve launched. A tracee's TracerPid names the thread that traces
+// it, which is one of Delve's threads, seldom its first.
 func tracedBy(tracer int) []int {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(tracer) + "/task")
+	if err != nil {
+		return nil
+	}
+	var wants [][]byte
+	for _, t := range tasks {
+		wants = append(wants, []byte("\nTracerPid:\t"+t.Name()+"\n"))
+	}
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
-	want := []byte("\nTracerPid:\t" + strconv.Itoa(tracer) + "\n")
 	var out []int
 	for _, n := range names {
 		pid, err := strconv.Atoi(n)
@@ -177,30 +230,17 @@ func tracedBy(tracer int) []int {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + n + "/status")
-		if err == nil && bytes.Contains(b, want) && !bytes.Contains(b, []byte("\nState:\tZ")) {
-			out = append(out, pid)
+		if err != nil || bytes.Contains(b, []byte("\nState:\tZ")) {
+			continue
 		}
-	}
-	return out
-}
-
-// allHalted reports whether every thread of pids is in tracing stop: the
-// debugger holds them.
-func allHalted(pids []int) bool {
-	for _, pid := range pids {
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
-		if err != nil {
-			return false
-		}
-		for _, t := range tasks {
-			stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/stat")
-			i := bytes.LastIndexByte(stat, ')')
-			if err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] != 't' {
-				return false
+		for _, w := range wants {
+			if bytes.Contains(b, w) {
+				out = append(out, pid)
+				break
 			}
 		}
 	}
-	return len(pids) > 0
+	return out
 }
 
 // reportLines reports each line read from r as a record of event.
@@ -318,7 +358,7 @@ func (s *supervisor) start() {
 		reportRecord("failed", err.Error())
 		return
 	}
-	s.app, s.pgid, s.instance, s.code, s.traced = p.Pid, p.Pid, instance, -1, false
+	s.app, s.pgid, s.instance, s.code, s.appCode = p.Pid, p.Pid, instance, -1, -1
 	s.copied = make(chan struct{})
 	go copyStderr(r, s.copied)
 	reportRecord("started", fmt.Sprint(p.Pid))
@@ -336,6 +376,9 @@ func (s *supervisor) reap(report bool) {
 		}
 		if pid == s.app {
 			s.app, s.code = 0, exitCode(ws)
+			if s.appCode >= 0 { // Delve's, ended by pid1: the app's is the one
+				s.code = s.appCode
+			}
 			if report {
 				reportRecord("exited", fmt.Sprint(s.code))
 			}
