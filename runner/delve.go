@@ -195,6 +195,12 @@ func (p *delveProcess) watch() {
 	for {
 		select {
 		case <-p.dlv.done:
+			// Delve ended with the app, or is being killed with what is
+			// left of its tree: the app goes within moments then.
+			deadline := time.Now().Add(2 * time.Second)
+			for pidAlive(p.app) && time.Now().Before(deadline) {
+				<-tick.C
+			}
 			if pidAlive(p.app) {
 				p.err = fmt.Errorf("dlv exited (%v), leaving the app", p.dlv.err)
 			} else {
