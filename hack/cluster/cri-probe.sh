@@ -33,12 +33,18 @@ cleanup() {
 	pkill -f "containerd-shim.*-address $sock" 2>/dev/null
 	grep " $work/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	ip link del cni-probe0 2>/dev/null
+	# the pods' network namespaces that containerd made and did not remove
+	for n in $(ls /var/run/netns 2>/dev/null); do
+		grep -qx "$n" "$work/netns.before" 2>/dev/null || ip netns del "$n" 2>/dev/null
+	done
+	cp "$work/containerd.log" "${work}.containerd.log" 2>/dev/null # for the record
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 rm -rf "$work"
 mkdir -p "$work/cni" "$work/img"
+ls /var/run/netns 2>/dev/null > "$work/netns.before" || true
 
 step "images: pause (a static Go program) and busybox, built here, never pulled"
 cat > "$work/img/pause.go" <<'GO'
@@ -85,6 +91,9 @@ state = "$work/state"
   address = "$sock.debug"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "devrun.local/pause:1"
+  # This machine's root lacks CAP_SYS_RESOURCE: no oom_score_adj below
+  # containerd's own (the sandbox's -998 fails in runc's nsexec).
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "$snap"
     default_runtime_name = "runc"
