@@ -152,7 +152,8 @@ YAML
 	start kube-controller-manager "$kube" kube-controller-manager --kubeconfig "$dir/cm.kubeconfig" \
 		--authentication-kubeconfig "$dir/cm.kubeconfig" --authorization-kubeconfig "$dir/cm.kubeconfig" \
 		--service-account-private-key-file "$dir/sa.key" --root-ca-file "$dir/apiserver/apiserver.crt" \
-		--leader-elect=false --bind-address 127.0.0.1 --secure-port 16444 --controllers '*,-nodeipam,-nodelifecycle'
+		--leader-elect=false --bind-address 127.0.0.1 --secure-port 16444 --controllers '*,-nodeipam' \
+		--use-service-account-credentials
 	start kube-scheduler "$kube" kube-scheduler --kubeconfig "$dir/sched.kubeconfig" \
 		--authentication-kubeconfig "$dir/sched.kubeconfig" --authorization-kubeconfig "$dir/sched.kubeconfig" \
 		--leader-elect=false --bind-address 127.0.0.1 --secure-port 16445
