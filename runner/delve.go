@@ -83,13 +83,12 @@ func (d *Delve) Start(ctx context.Context, a Artifact) (Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting Delve: %w", err)
 	}
-	defer out.closeParent()
+	defer out.closeParent() // on every path
 	args = append(args, out.args...)
 	args = append(args, string(a), "--")
 	args = append(args, h.Args...)
 	cmd, err := h.command(path, args...)
 	if err != nil {
-		out.closeParent()
 		return nil, err
 	}
 	lines := &lineLog{log: log, prefix: "delve: "}
@@ -105,24 +104,11 @@ func (d *Delve) Start(ctx context.Context, a Artifact) (Process, error) {
 	host.StopSignal, host.StopTimeout = syscall.SIGTERM, delveGrace
 	dp, err := host.launch(cmd, t, Artifact(path))
 	if err != nil {
-		out.closeParent()
 		return nil, err
 	}
-	out.closeParent()
-	p := &delveProcess{
-		dlv:     dp,
-		out:     out,
-		api:     delveAPI{addr: d.Listen},
-		signal:  asSignal(h.StopSignal),
-		timeout: h.StopTimeout,
-		done:    make(chan struct{}),
-	}
-	if h.StopSignal == nil {
-		p.signal = syscall.SIGTERM
-	}
-	if p.timeout <= 0 {
-		p.timeout = 5 * time.Second
-	}
+	out.closeParent() // dlv has them now: the copies end when it and the app close theirs
+	p := &delveProcess{dlv: dp, out: out, api: delveAPI{addr: d.Listen}, done: make(chan struct{})}
+	p.signal, p.timeout = h.stopping()
 	if err := p.connect(ctx); err != nil {
 		dp.Stop(context.Background())
 		if last := lines.last(); last != "" {

@@ -64,6 +64,18 @@ func (h *Host) command(name string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// stopping returns h's stop signal and stop timeout, defaults filled in.
+func (h *Host) stopping() (syscall.Signal, time.Duration) {
+	sig, timeout := asSignal(h.StopSignal), h.StopTimeout
+	if h.StopSignal == nil {
+		sig = syscall.SIGTERM
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return sig, timeout
+}
+
 // launch starts cmd, prepared by newTree as t, as one start of the app
 // built into a, recorded in h's PIDFile.
 func (h *Host) launch(cmd *exec.Cmd, t *tree, a Artifact) (*hostProcess, error) {
@@ -71,19 +83,8 @@ func (h *Host) launch(cmd *exec.Cmd, t *tree, a Artifact) (*hostProcess, error) 
 		t.release()
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
-	p := &hostProcess{
-		tree:    t,
-		pid:     cmd.Process.Pid,
-		signal:  asSignal(h.StopSignal),
-		timeout: h.StopTimeout,
-		done:    make(chan struct{}),
-	}
-	if h.StopSignal == nil {
-		p.signal = syscall.SIGTERM
-	}
-	if p.timeout <= 0 {
-		p.timeout = 5 * time.Second
-	}
+	p := &hostProcess{tree: t, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p.signal, p.timeout = h.stopping()
 	if h.PIDFile != "" {
 		p.pidFile = h.PIDFile
 		_ = os.WriteFile(h.PIDFile, []byte(fmt.Sprintf("%d %s\n", p.pid, cmd.Path)), 0o644)

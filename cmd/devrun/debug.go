@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,11 @@ func delveStarter(c *config.Config, host *runner.Host, log *slog.Logger) (*runne
 	dlv := c.Run.DebugDlv
 	if dlv == "" {
 		dlv = "dlv"
+	}
+	if rest, ok := strings.CutPrefix(dlv, "~/"); ok { // as a shell would, for a path typed in devrun.yaml
+		if home, err := os.UserHomeDir(); err == nil {
+			dlv = filepath.Join(home, rest)
+		}
 	}
 	path, err := exec.LookPath(dlv)
 	if err != nil {
