@@ -101,8 +101,6 @@ func engineUnreachable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
-var errNoAnswer = errors.New("the dev container's pid1 did not answer")
-
 // goneError is the error an app's Process ends with when its container goes.
 // For a container of devrun's own it is runner.ErrGone: the supervisor makes
 // a new one at once. A compose service's container, which may have been

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
+	"github.com/devrun/devrun/pid1"
 	"github.com/devrun/devrun/runner"
 )
 
@@ -187,8 +188,8 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	if err := r.stage(ctx, ctr, string(a)); err != nil {
 		return nil, err
 	}
-	p, err := ctr.start(ctx, r.opts.StopTimeout)
-	if !errors.Is(err, errNoAnswer) || ctx.Err() != nil {
+	p, err := ctr.Start(ctx, r.opts.StopTimeout)
+	if !errors.Is(err, pid1.ErrNoAnswer) || ctx.Err() != nil {
 		return p, err
 	}
 	// The fallback: a container whose pid1 does not answer is replaced, or
@@ -203,7 +204,7 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	if err := r.stage(ctx, ctr, string(a)); err != nil {
 		return nil, err
 	}
-	return ctr.start(ctx, r.opts.StopTimeout)
+	return ctr.Start(ctx, r.opts.StopTimeout)
 }
 
 // swapGrace is how long a swap under way may go on once devrun is asked to stop.
@@ -211,7 +212,7 @@ const swapGrace = time.Second
 
 // ensure returns a running, attached container, from its home if needed.
 func (r *Runner) ensure(ctx context.Context) (*devContainer, error) {
-	if r.ctr != nil && !r.ctr.goneOrGoing(ctx) {
+	if r.ctr != nil && !r.ctr.GoneOrGoing(ctx) {
 		return r.ctr, nil
 	}
 	return r.home.ensure(ctx)
@@ -259,7 +260,7 @@ func (h *ownHome) ensure(ctx context.Context) (*devContainer, error) {
 		h.remove(ctx, created.ID)
 		return nil, r.engineError("starting the dev container", err)
 	}
-	if err := ctr.await(ctx, "ready"); err != nil {
+	if err := ctr.Await(ctx, "ready"); err != nil {
 		ctr.close()
 		h.remove(ctx, created.ID)
 		return nil, fmt.Errorf("starting the dev container: %w", err)
@@ -317,7 +318,7 @@ func (h *composeHome) ensure(ctx context.Context) (*devContainer, error) {
 			ctr.close()
 			return nil, fmt.Errorf("starting the app's container: %w", err)
 		}
-		if err := ctr.await(ctx, "ready"); err != nil {
+		if err := ctr.Await(ctx, "ready"); err != nil {
 			ctr.close()
 			return nil, fmt.Errorf("starting the app's container: %w", err)
 		}
@@ -363,7 +364,7 @@ func (h *ownHome) release(ctr *devContainer) {
 func (h *ownHome) cleanup(ctx context.Context) map[string]error { return h.removeStale(ctx) }
 
 func (h *ownHome) goneNext(c *devContainer) string {
-	if !c.runsApp() {
+	if !c.RunsApp() {
 		return "; devrun makes a new one at the next change, or now on r + Enter"
 	}
 	return "; devrun makes a new one"
@@ -376,18 +377,42 @@ func (r *Runner) attach(ctx context.Context, id string) (*devContainer, error) {
 	if err != nil {
 		return nil, r.engineError("attaching to the dev container", err)
 	}
-	c := &devContainer{engine: r.opts.Engine, id: id, conn: resp.HijackedResponse, records: make(chan record, 64), done: make(chan struct{}),
-		goneErr: goneError{own: r.home.owned()}, log: r.opts.Log}
-	stderr := &recordFilter{out: r.opts.Stderr, emit: c.handle}
+	c := &devContainer{id: id, conn: resp.HijackedResponse}
+	c.Session = pid1.NewSession(func(ctx context.Context, sig string) error { return r.signal(ctx, id, sig) },
+		goneError{own: r.home.owned()}, r.opts.Log)
+	stderr := &pid1.Filter{Out: r.opts.Stderr, Emit: c.Handle}
 	go func() {
 		stdcopy.StdCopy(r.opts.Stdout, stderr, resp.Reader)
-		if !c.isClosing() {
+		if !c.Closing() {
 			r.opts.Log.Warn(r.whyGone(id) + r.home.goneNext(c))
 		}
-		c.handle(record{kind: "gone"})
-		close(c.done)
+		c.End()
 	}()
 	return c, nil
+}
+
+// devContainer is one attached dev container and its pid1.
+type devContainer struct {
+	*pid1.Session
+	id   string
+	conn client.HijackedResponse
+}
+
+// close marks the container as being removed by devrun, and detaches.
+func (c *devContainer) close() {
+	c.Session.Close()
+	c.conn.Close()
+}
+
+// signal sends sig to the container's pid1.
+func (r *Runner) signal(ctx context.Context, id, sig string) error {
+	if _, err := r.opts.Engine.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: sig}); err != nil {
+		if engineUnreachable(err) || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+			return fmt.Errorf("signalling the dev container: %w: %w", pid1.ErrUnreachable, err)
+		}
+		return fmt.Errorf("signalling the dev container: %w", err)
+	}
+	return nil
 }
 
 // stage puts the binary at /devrun/app: a rename in the mounted directory,

@@ -179,7 +179,7 @@ type Options struct {
 // Delve for every version, on a port published on the host, with the
 // ptrace capability that tracing needs (in debug mode only).
 type Debug struct {
-	Dlv    string // dlv built for the engine's platform (BuildDelve)
+	Dlv    string // dlv built for the engine's platform (pid1.BuildDelve)
 	Listen string // HOST:PORT on the host where Delve's port is published
 	Wait   bool   // hold each version at its start until a client continues it
 }

@@ -53,3 +53,24 @@ func TestParsePortsConverts(t *testing.T) {
 		}
 	}
 }
+
+func TestIsRemote(t *testing.T) {
+	for host, want := range map[string]bool{
+		"unix:///var/run/docker.sock":         false,
+		"npipe:////./pipe/docker_engine":      false,
+		"tcp://127.0.0.1:2375":                false,
+		"tcp://localhost:2375":                false,
+		"tcp://[::1]:2376":                    false,
+		"tcp://192.168.1.5:2376":              true,
+		"tcp://docker.example.com:2376":       true,
+		"ssh://me@build-box":                  true,
+		"https://127.0.0.1:2376":              false,
+		"http://docker.example.com":           true,
+		"tcp://127.0.0.1":                     false,
+		"unix:///home/me/.colima/docker.sock": false,
+	} {
+		if got := IsRemote(host); got != want {
+			t.Errorf("IsRemote(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

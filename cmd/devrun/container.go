@@ -12,6 +12,7 @@ import (
 
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/docker"
+	"github.com/devrun/devrun/pid1"
 	"github.com/devrun/devrun/runner"
 )
 
@@ -32,7 +33,7 @@ func containerStarter(ctx context.Context, c *config.Config, log *slog.Logger, s
 		return nil, pf, nil, err
 	}
 	pf = platform{goos, goarch}
-	pid1, err := docker.BuildPID1(ctx, cacheDir(), goos, goarch)
+	pid1Bin, err := pid1.Build(ctx, cacheDir(), goos, goarch)
 	if err != nil {
 		return nil, pf, nil, err
 	}
@@ -51,7 +52,7 @@ func containerStarter(ctx context.Context, c *config.Config, log *slog.Logger, s
 	copyMode := c.Container.Sync == "copy" || (c.Container.Sync == "auto" && docker.IsRemote(engine.DaemonHost()))
 	existing := ""
 	if c.Run.Mode == "compose" {
-		if err := docker.PlacePID1(pid1, c.Compose.MountDir); err != nil {
+		if err := docker.PlacePID1(pid1Bin, c.Compose.MountDir); err != nil {
 			return nil, pf, nil, err
 		}
 		var project string
@@ -76,7 +77,7 @@ func containerStarter(ctx context.Context, c *config.Config, log *slog.Logger, s
 		User:        c.Container.User,
 		Copy:        copyMode,
 		MountDir:    mount,
-		PID1:        pid1,
+		PID1:        pid1Bin,
 		StopSignal:  int(sig.(syscall.Signal)),
 		StopTimeout: c.Run.StopTimeout,
 		Stdout:      stdout,
@@ -139,12 +140,12 @@ func placeComposePID1(ctx context.Context, services []config.Service) error {
 	if err != nil {
 		return err
 	}
-	pid1, err := docker.BuildPID1(ctx, cacheDir(), goos, goarch)
+	pid1Bin, err := pid1.Build(ctx, cacheDir(), goos, goarch)
 	if err != nil {
 		return err
 	}
 	for _, d := range dirs {
-		if err := docker.PlacePID1(pid1, d); err != nil {
+		if err := docker.PlacePID1(pid1Bin, d); err != nil {
 			return err
 		}
 	}

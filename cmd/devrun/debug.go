@@ -14,6 +14,7 @@ import (
 
 	"github.com/devrun/devrun/config"
 	"github.com/devrun/devrun/docker"
+	"github.com/devrun/devrun/pid1"
 	"github.com/devrun/devrun/runner"
 )
 
@@ -96,12 +97,12 @@ func containerDebug(ctx context.Context, c *config.Config, log *slog.Logger, goo
 		log.Warn("run.debug_dlv (from " + c.Source("run.debug_dlv") + ") is for the host: in the dev container devrun runs a dlv it builds for " + goos + "/" + goarch)
 	}
 	start := time.Now()
-	dlv, err := docker.BuildDelve(ctx, cacheDir(), goos, goarch)
+	dlv, err := pid1.BuildDelve(ctx, cacheDir(), goos, goarch)
 	if err != nil {
 		return nil, fmt.Errorf("run.debug: %w", err)
 	}
 	if took := time.Since(start); took > time.Second {
-		log.Info(fmt.Sprintf("debug: built Delve %s for %s/%s in %s, for the dev container (kept in %s)", docker.DelveVersion, goos, goarch, took.Round(time.Second), filepath.Dir(dlv)))
+		log.Info(fmt.Sprintf("debug: built Delve %s for %s/%s in %s, for the dev container (kept in %s)", pid1.DelveVersion, goos, goarch, took.Round(time.Second), filepath.Dir(dlv)))
 	}
 	for _, w := range debugWarnings(c) {
 		log.Warn(w)

@@ -1,45 +1,84 @@
-package docker
+package pid1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
-
 	"github.com/devrun/devrun/runner"
 )
 
-// devContainer is one attached dev container and what its pid1 reports.
-type devContainer struct {
-	engine  Engine
-	id      string
-	conn    client.HijackedResponse
-	records chan record   // every record, for whoever awaits one
-	done    chan struct{} // closed when the attach stream ends: the container stopped
-	goneErr error         // what the app's instances end with then
-	log     *slog.Logger  // for Delve's lines
+// ErrNoAnswer says that pid1 did not answer a swap or a stop in time: the
+// place it runs in should be replaced (or restarted).
+var ErrNoAnswer = errors.New("pid1 did not answer")
+
+// ErrUnreachable, in the error of a Session's signal function (errors.Is),
+// says that pid1 cannot be reached because the place it runs in is gone or
+// going: a swap then fails with the Session's gone error, which the
+// supervisor handles.
+var ErrUnreachable = errors.New("pid1 cannot be reached")
+
+// A Session is one running pid1, seen from devrun: the records it reports,
+// which whoever reads its stderr hands to Handle in order (through a
+// Filter), then End once the stream is over; and the signals devrun sends
+// it, through the signal function it was made with (the engine's kill, an
+// exec in a pod). Start swaps the app and returns it as a runner.Process.
+// Its methods are safe for concurrent use.
+type Session struct {
+	signalFn func(ctx context.Context, sig string) error
+	records  chan Record   // every record, for whoever awaits one
+	done     chan struct{} // closed by End: the stream ended, pid1 is gone
+	endOnce  sync.Once
+	goneErr  error        // what the app's instances end with then
+	log      *slog.Logger // for Delve's lines
 
 	mu      sync.Mutex
 	pending *instance // started, not yet reported running
 	current *instance // the app that runs
-	closing bool      // devrun is removing the container
-	ending  bool      // pid1 reported that the container is being stopped
+	closing bool      // devrun is removing the place pid1 runs in
+	ending  bool      // pid1 reported that it is being stopped
 	// unresponsive is set when pid1 did not answer a stop.
 	unresponsive bool
 }
 
-func (c *devContainer) isClosing() bool {
+// NewSession returns the Session of a pid1 that signal reaches; gone is
+// what the app's instances end with when the session ends (for a place
+// devrun recreates, an error that is runner.ErrGone). log takes Delve's
+// lines.
+func NewSession(signal func(ctx context.Context, sig string) error, gone error, log *slog.Logger) *Session {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{signalFn: signal, records: make(chan Record, 64), done: make(chan struct{}), goneErr: gone, log: log}
+}
+
+// GoneErr returns the error the app's instances end with when the session ends.
+func (c *Session) GoneErr() error { return c.goneErr }
+
+// End is called once the record stream is over: pid1 is gone.
+func (c *Session) End() {
+	c.endOnce.Do(func() {
+		c.Handle(Record{Kind: "gone"})
+		close(c.done)
+	})
+}
+
+// Done is closed once End has been called.
+func (c *Session) Done() <-chan struct{} { return c.done }
+
+// Closing reports whether Close was called.
+func (c *Session) Closing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing
 }
 
-func (c *devContainer) gone() bool {
+// Gone reports whether the session has ended.
+func (c *Session) Gone() bool {
 	select {
 	case <-c.done:
 		return true
@@ -48,14 +87,14 @@ func (c *devContainer) gone() bool {
 	}
 }
 
-// goneOrGoing reports whether the container is gone, waiting (within ctx)
-// for it to go when pid1 has said that it is being stopped.
-func (c *devContainer) goneOrGoing(ctx context.Context) bool {
+// GoneOrGoing reports whether the session has ended, waiting (within ctx)
+// for it to end when pid1 has said that it is being stopped.
+func (c *Session) GoneOrGoing(ctx context.Context) bool {
 	c.mu.Lock()
 	ending := c.ending
 	c.mu.Unlock()
 	if !ending {
-		return c.gone()
+		return c.Gone()
 	}
 	select {
 	case <-c.done:
@@ -64,44 +103,44 @@ func (c *devContainer) goneOrGoing(ctx context.Context) bool {
 	return true
 }
 
-// runsApp reports whether an app has been started in the container and has
-// not exited: its loss is the supervisor's to handle.
-func (c *devContainer) runsApp() bool {
+// RunsApp reports whether an app has been started and has not exited: its
+// loss is the supervisor's to handle.
+func (c *Session) RunsApp() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.current != nil || c.pending != nil
 }
 
-// close marks the container as being removed by devrun, and detaches.
-func (c *devContainer) close() {
+// Close marks the place pid1 runs in as being removed by devrun: its end
+// is devrun's doing.
+func (c *Session) Close() {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	c.conn.Close()
 }
 
-// handle is called, in order, for each record of pid1 and once with "gone".
-func (c *devContainer) handle(r record) {
-	if r.kind == "delve" {
+// Handle is called, in order, for each record of pid1.
+func (c *Session) Handle(r Record) {
+	if r.Kind == "delve" {
 		// Delve listens on every interface of the container, and warns;
 		// devrun publishes its port on one address of the host's.
-		if runner.DelveLineShown(r.value) && !strings.Contains(r.value, "Listening for remote connections") {
-			c.log.Info("delve: " + r.value)
+		if runner.DelveLineShown(r.Value) && !strings.Contains(r.Value, "Listening for remote connections") {
+			c.log.Info("delve: " + r.Value)
 		}
 		return
 	}
 	c.mu.Lock()
-	switch r.kind {
+	switch r.Kind {
 	case "started":
 		c.current, c.pending = c.pending, nil
 	case "failed":
 		if c.pending != nil {
-			c.pending.finish(fmt.Errorf("starting the app in the container: %s", r.value))
+			c.pending.finish(fmt.Errorf("starting the app: %s", r.Value))
 			c.pending = nil
 		}
 	case "stopped", "exited":
 		if c.current != nil {
-			c.current.finish(exitErr(r.code()))
+			c.current.finish(exitErr(r.Code()))
 			c.current = nil
 		}
 	case "shutdown": // the container is being stopped: not the app's doing
@@ -125,19 +164,19 @@ func (c *devContainer) handle(r record) {
 	}
 }
 
-// await waits for a record of kind.
-func (c *devContainer) await(ctx context.Context, kind string) error {
+// Await waits for a record of kind.
+func (c *Session) Await(ctx context.Context, kind string) error {
 	for {
 		select {
 		case r := <-c.records:
-			switch r.kind {
+			switch r.Kind {
 			case kind:
 				return nil
 			case "gone":
 				return c.goneErr
 			case "failed":
 				if kind == "started" {
-					return fmt.Errorf("starting the app in the container: %s", r.value)
+					return fmt.Errorf("starting the app: %s", r.Value)
 				}
 			}
 		case <-ctx.Done():
@@ -146,28 +185,29 @@ func (c *devContainer) await(ctx context.Context, kind string) error {
 	}
 }
 
-// start has pid1 stop the running app, if any, and start /devrun/app.
-func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (runner.Process, error) {
+// Start has pid1 stop the running app, if any, and start the app's binary,
+// which must be in place.
+func (c *Session) Start(ctx context.Context, stopTimeout time.Duration) (runner.Process, error) {
 	in := &instance{ctr: c, done: make(chan struct{}), timeout: stopTimeout}
 	c.mu.Lock()
 	c.pending = in
 	unresponsive := c.unresponsive
 	c.mu.Unlock()
 	if unresponsive {
-		return nil, errNoAnswer
+		return nil, ErrNoAnswer
 	}
 	drain(c.records)
 	if err := c.signal(ctx, "SIGHUP"); err != nil {
-		if c.gone() || engineUnreachable(err) || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+		if c.Gone() || errors.Is(err, ErrUnreachable) {
 			return nil, c.goneErr // gone, or going: the supervisor tries again
 		}
 		return nil, err
 	}
 	wait, cancel := context.WithTimeout(ctx, stopTimeout+5*time.Second)
 	defer cancel()
-	if err := c.await(wait, "started"); err != nil {
+	if err := c.Await(wait, "started"); err != nil {
 		if wait.Err() != nil && ctx.Err() == nil {
-			return nil, errNoAnswer
+			return nil, ErrNoAnswer
 		}
 		if ctx.Err() != nil {
 			// devrun is stopping, and pid1 has the swap under way: have
@@ -183,7 +223,7 @@ func (c *devContainer) start(ctx context.Context, stopTimeout time.Duration) (ru
 	return in, nil
 }
 
-func drain(ch chan record) {
+func drain(ch chan Record) {
 	for {
 		select {
 		case <-ch:
@@ -193,16 +233,11 @@ func drain(ch chan record) {
 	}
 }
 
-func (c *devContainer) signal(ctx context.Context, sig string) error {
-	if _, err := c.engine.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: sig}); err != nil {
-		return fmt.Errorf("signalling the dev container: %w", err)
-	}
-	return nil
-}
+func (c *Session) signal(ctx context.Context, sig string) error { return c.signalFn(ctx, sig) }
 
 // instance is one run of the app inside the container: a runner.Process.
 type instance struct {
-	ctr     *devContainer
+	ctr     *Session
 	timeout time.Duration
 	once    sync.Once
 	done    chan struct{}
@@ -240,7 +275,7 @@ func (in *instance) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	ending := c.ending
 	c.mu.Unlock()
-	if c.gone() || ending {
+	if c.Gone() || ending {
 		return in.wait(nil) // nothing runs there any more
 	}
 	exited := false
@@ -277,7 +312,7 @@ func (in *instance) Stop(ctx context.Context) error {
 		c.mu.Lock()
 		c.unresponsive = true // the next Start replaces the container
 		c.mu.Unlock()
-		return errNoAnswer
+		return ErrNoAnswer
 	}
 }
 
@@ -307,14 +342,14 @@ func (in *instance) wait(err error) error {
 
 // recordOf returns a channel closed when pid1 reports a record of kind, or
 // the container goes. It stops reading records once ctx is done.
-func (c *devContainer) recordOf(ctx context.Context, kind string) <-chan struct{} {
+func (c *Session) recordOf(ctx context.Context, kind string) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
 		for {
 			select {
 			case r := <-c.records:
-				if r.kind == kind || r.kind == "gone" {
+				if r.Kind == kind || r.Kind == "gone" {
 					return
 				}
 			case <-c.done:

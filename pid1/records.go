@@ -1,4 +1,4 @@
-package docker
+package pid1
 
 import (
 	"bytes"
@@ -8,15 +8,15 @@ import (
 	"sync"
 )
 
-// A record is what pid1 reports: "\x1edevrun <kind> <value>\x1e" on stderr.
-type record struct {
-	kind  string // ready, started, failed, stopped, exited, gone
-	value string
+// A Record is what pid1 reports: "\x1edevrun <kind> <value>\x1e" on stderr.
+type Record struct {
+	Kind  string // ready, started, failed, stopped, exited, shutdown, delve; gone when the stream ended
+	Value string
 }
 
-// code returns the record's exit code.
-func (r record) code() int {
-	n, err := strconv.Atoi(strings.TrimSpace(r.value))
+// Code returns the record's exit code, -1 when it has none.
+func (r Record) Code() int {
+	n, err := strconv.Atoi(strings.TrimSpace(r.Value))
 	if err != nil {
 		return -1
 	}
@@ -28,16 +28,17 @@ const rs = 0x1e // ASCII record separator: pid1's records start and end with it
 // maxRecord bounds a record: longer, it is not pid1's, and passes as output.
 const maxRecord = 4 << 10
 
-// recordFilter passes pid1's stderr through to out, unbuffered, except
-// pid1's records, which it takes out and hands to emit. pid1 is the only
+// A Filter passes pid1's stderr through to Out, unbuffered, except
+// pid1's records, which it takes out and hands to Emit. pid1 is the only
 // writer of its stderr: it copies the app's stderr there with each 0x1e
 // doubled, so a lone 0x1e always starts a record of pid1's, and the app's
 // output is never held back: at most the one byte after a 0x1e is awaited,
 // and pid1 writes both in one write.
-type recordFilter struct {
+type Filter struct {
+	Out  io.Writer    // where the app's stderr goes
+	Emit func(Record) // called with each record, in order, on the writer's goroutine
+
 	mu      sync.Mutex
-	out     io.Writer
-	emit    func(record)
 	afterRS bool   // the last byte was a 0x1e that may start a record
 	rec     []byte // a record being read; nil when none
 	// overlong is set while what began as a record, passed on for its
@@ -45,7 +46,7 @@ type recordFilter struct {
 	overlong bool
 }
 
-func (f *recordFilter) Write(p []byte) (int, error) {
+func (f *Filter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := len(p)
@@ -57,7 +58,7 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 			if i >= 0 {
 				end, f.overlong = i+1, false
 			}
-			if _, err := f.out.Write(p[:end]); err != nil {
+			if _, err := f.Out.Write(p[:end]); err != nil {
 				return n, err
 			}
 			p = p[end:]
@@ -67,7 +68,7 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 				f.rec = append(f.rec, p...)
 				p = nil
 				if len(f.rec) > maxRecord { // not a record: pass it on
-					_, err := f.out.Write(append([]byte{rs}, f.rec...))
+					_, err := f.Out.Write(append([]byte{rs}, f.rec...))
 					f.rec, f.overlong = nil, true
 					if err != nil {
 						return n, err
@@ -78,7 +79,7 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 			f.rec = append(f.rec, p[:i]...)
 			p = p[i+1:]
 			if len(f.rec) > maxRecord { // not a record: pass it on
-				_, err := f.out.Write(append(append([]byte{rs}, f.rec...), rs))
+				_, err := f.Out.Write(append(append([]byte{rs}, f.rec...), rs))
 				f.rec = nil
 				if err != nil {
 					return n, err
@@ -90,7 +91,7 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 		case f.afterRS:
 			f.afterRS = false
 			if p[0] == rs { // a 0x1e of the app's, doubled by pid1
-				if _, err := f.out.Write(p[:1]); err != nil {
+				if _, err := f.Out.Write(p[:1]); err != nil {
 					return n, err
 				}
 				p = p[1:]
@@ -100,11 +101,11 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 		default:
 			i := bytes.IndexByte(p, rs)
 			if i < 0 {
-				_, err := f.out.Write(p)
+				_, err := f.Out.Write(p)
 				return n, err
 			}
 			if i > 0 {
-				if _, err := f.out.Write(p[:i]); err != nil {
+				if _, err := f.Out.Write(p[:i]); err != nil {
 					return n, err
 				}
 			}
@@ -115,15 +116,15 @@ func (f *recordFilter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (f *recordFilter) parse(s string) {
+func (f *Filter) parse(s string) {
 	fields := strings.SplitN(s, " ", 3)
 	if len(fields) < 2 || fields[0] != "devrun" {
-		f.out.Write([]byte(string(rune(rs)) + s + string(rune(rs)))) // not ours: pass it on
+		f.Out.Write([]byte(string(rune(rs)) + s + string(rune(rs)))) // not ours: pass it on
 		return
 	}
-	r := record{kind: fields[1]}
+	r := Record{Kind: fields[1]}
 	if len(fields) == 3 {
-		r.value = fields[2]
+		r.Value = fields[2]
 	}
-	f.emit(r)
+	f.Emit(r)
 }

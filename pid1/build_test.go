@@ -1,6 +1,6 @@
 //go:build unix
 
-package docker
+package pid1
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ func TestBuildPID1ConcurrentlyInTwoProcesses(t *testing.T) {
 		// The other process: build once the parent says go.
 		os.Stdout.WriteString("ready\n")
 		io.ReadFull(os.Stdin, make([]byte, 1))
-		bin, err := BuildPID1(ctx, cache, runtime.GOOS, runtime.GOARCH)
+		bin, err := Build(ctx, cache, runtime.GOOS, runtime.GOARCH)
 		if err != nil {
 			os.Stdout.WriteString("error: " + strings.ReplaceAll(err.Error(), "\n", " | ") + "\n")
 			os.Exit(1)
@@ -70,7 +70,7 @@ func TestBuildPID1ConcurrentlyInTwoProcesses(t *testing.T) {
 	for i := range goroutines {
 		wg.Go(func() {
 			<-start
-			paths[i], errs[i] = BuildPID1(ctx, cache, runtime.GOOS, runtime.GOARCH)
+			paths[i], errs[i] = Build(ctx, cache, runtime.GOOS, runtime.GOARCH)
 		})
 	}
 	close(start)

@@ -1,4 +1,4 @@
-package docker
+package pid1
 
 import (
 	"bytes"
@@ -7,10 +7,10 @@ import (
 )
 
 // feed writes chunks to a recordFilter and returns what passed and the records.
-func feed(chunks ...string) (string, []record) {
+func feed(chunks ...string) (string, []Record) {
 	var out bytes.Buffer
-	var recs []record
-	f := &recordFilter{out: &out, emit: func(r record) { recs = append(recs, r) }}
+	var recs []Record
+	f := &Filter{Out: &out, Emit: func(r Record) { recs = append(recs, r) }}
 	for _, c := range chunks {
 		f.Write([]byte(c))
 	}
@@ -43,7 +43,7 @@ func TestRecordFilter(t *testing.T) {
 				out, recs := feed(tc.in[:cut], tc.in[cut:])
 				var kinds, values []string
 				for _, r := range recs {
-					kinds, values = append(kinds, r.kind), append(values, r.value)
+					kinds, values = append(kinds, r.Kind), append(values, r.Value)
 				}
 				if out != tc.out || strings.Join(kinds, ",") != tc.kinds || strings.Join(values, ",") != tc.values {
 					t.Fatalf("cut at %d: out %q, records %v %v; want %q, %q %q", cut, out, kinds, values, tc.out, tc.kinds, tc.values)
@@ -70,7 +70,7 @@ func TestRecordFilterBoundsARecord(t *testing.T) {
 // write, cut in two by the stream.
 func TestRecordFilterHoldsNothingBack(t *testing.T) {
 	var out bytes.Buffer
-	f := &recordFilter{out: &out, emit: func(record) {}}
+	f := &Filter{Out: &out, Emit: func(Record) {}}
 	f.Write([]byte("no newline yet"))
 	if out.String() != "no newline yet" {
 		t.Errorf("after a write of the app's, %q passed", out.String())
@@ -79,26 +79,5 @@ func TestRecordFilterHoldsNothingBack(t *testing.T) {
 	f.Write([]byte("\x1e then more"))
 	if out.String() != "no newline yet and a \x1e then more" {
 		t.Errorf("got %q", out.String())
-	}
-}
-
-func TestIsRemote(t *testing.T) {
-	for host, want := range map[string]bool{
-		"unix:///var/run/docker.sock":         false,
-		"npipe:////./pipe/docker_engine":      false,
-		"tcp://127.0.0.1:2375":                false,
-		"tcp://localhost:2375":                false,
-		"tcp://[::1]:2376":                    false,
-		"tcp://192.168.1.5:2376":              true,
-		"tcp://docker.example.com:2376":       true,
-		"ssh://me@build-box":                  true,
-		"https://127.0.0.1:2376":              false,
-		"http://docker.example.com":           true,
-		"tcp://127.0.0.1":                     false,
-		"unix:///home/me/.colima/docker.sock": false,
-	} {
-		if got := IsRemote(host); got != want {
-			t.Errorf("IsRemote(%q) = %v, want %v", host, got, want)
-		}
 	}
 }

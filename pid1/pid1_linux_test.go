@@ -1,4 +1,4 @@
-package docker
+package pid1
 
 import (
 	"context"
@@ -17,14 +17,14 @@ import (
 // pid1Proc is pid1 run by a test, and the records it reports.
 type pid1Proc struct {
 	cmd     *exec.Cmd
-	records chan record
+	records chan Record
 }
 
 // startPID1 runs pid1 (built for this machine) with argv around it:
 // prefix is what runs it (nothing, or unshare making a PID namespace).
 func startPID1(t *testing.T, prefix []string, timeout string, app ...string) *pid1Proc {
 	t.Helper()
-	bin, err := BuildPID1(context.Background(), t.TempDir(), runtime.GOOS, runtime.GOARCH)
+	bin, err := Build(context.Background(), t.TempDir(), runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +38,8 @@ func startPID1(t *testing.T, prefix []string, timeout string, app ...string) *pi
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &pid1Proc{cmd: cmd, records: make(chan record, 64)}
-	f := &recordFilter{out: io.Discard, emit: func(r record) { p.records <- r }}
+	p := &pid1Proc{cmd: cmd, records: make(chan Record, 64)}
+	f := &Filter{Out: io.Discard, Emit: func(r Record) { p.records <- r }}
 	go io.Copy(f, stderr)
 	t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -49,16 +49,16 @@ func startPID1(t *testing.T, prefix []string, timeout string, app ...string) *pi
 	return p
 }
 
-func (p *pid1Proc) await(t *testing.T, kind string) record {
+func (p *pid1Proc) await(t *testing.T, kind string) Record {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
 		case r := <-p.records:
-			if r.kind == kind {
+			if r.Kind == kind {
 				return r
 			}
-			if r.kind == "shutdown" {
+			if r.Kind == "shutdown" {
 				t.Fatalf("pid1 shut down waiting for %s", kind)
 			}
 		case <-deadline:
@@ -156,8 +156,8 @@ func TestPID1KillsAtOnceDuringAStop(t *testing.T) {
 	p.signal(t, syscall.SIGUSR1)
 	p.signal(t, syscall.SIGUSR2) // before or during the stop: pid1 reads it there
 
-	if r := p.await(t, "stopped"); r.code() != 128+int(syscall.SIGKILL) {
-		t.Errorf("the app stopped with %d, want killed (%d)", r.code(), 128+int(syscall.SIGKILL))
+	if r := p.await(t, "stopped"); r.Code() != 128+int(syscall.SIGKILL) {
+		t.Errorf("the app stopped with %d, want killed (%d)", r.Code(), 128+int(syscall.SIGKILL))
 	}
 }
 

@@ -1,4 +1,4 @@
-package docker
+package pid1
 
 import (
 	"context"
@@ -13,16 +13,16 @@ import (
 	"time"
 )
 
-//go:embed pid1/main.go
-var pid1Source []byte
+//go:embed cmd/pid1/main.go
+var source []byte
 
-// BuildPID1 builds pid1 for goos/goarch with the local go command, once per
+// Build builds pid1 for goos/goarch with the local go command, once per
 // source, Go version and platform, into a cache under cacheDir, and returns
 // the binary's path. devrun needs the go command to build the app anyway.
-func BuildPID1(ctx context.Context, cacheDir, goos, goarch string) (string, error) {
-	sum := sha256.Sum256(append(pid1Source, runtime.Version()...))
+func Build(ctx context.Context, cacheDir, goos, goarch string) (string, error) {
+	sum := sha256.Sum256(append(source, runtime.Version()...))
 	dir := filepath.Join(cacheDir, "pid1-"+hex.EncodeToString(sum[:6])+"-"+goos+"-"+goarch)
-	return buildCached(ctx, dir, "pid1", goos, goarch, map[string][]byte{"go.mod": []byte("module devrun.local/pid1\n\ngo 1.22\n"), "main.go": pid1Source},
+	return buildCached(ctx, dir, "pid1", goos, goarch, map[string][]byte{"go.mod": []byte("module devrun.local/pid1\n\ngo 1.22\n"), "main.go": source},
 		[]string{"build", "-trimpath", "-ldflags=-s -w", "-o", "pid1", "."})
 }
 
