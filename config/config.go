@@ -36,6 +36,7 @@ type Config struct {
 	Container ContainerConfig
 	Image     ImageConfig
 	Compose   ComposeConfig
+	Kube      KubeConfig
 	Proxy     ProxyConfig
 	// Services are the programs of the project that devrun runs side by
 	// side, when devrun.yaml has a services map; nil when it has none, and
@@ -101,6 +102,13 @@ type ContainerConfig struct {
 type ComposeConfig struct {
 	Service  string
 	MountDir string
+}
+
+// KubeConfig says where the dev pod runs (run.mode: kubernetes). The
+// cluster is the kubeconfig's, as kubectl finds it (KUBECONFIG).
+type KubeConfig struct {
+	Context   string // "" for the current context
+	Namespace string // "" for the context's
 }
 
 // ProxyConfig says how devrun's proxy in front of the app runs.
@@ -365,6 +373,21 @@ func (c *Config) crossCheck(dir string) []error {
 	if c.Run.Debug && c.Run.Mode == "compose" {
 		errs = append(errs, fmt.Errorf("run.debug (from %s): not in run.mode compose (from %s) yet: run the app under Delve with run.mode host or container",
 			c.sources["run.debug"], c.sources["run.mode"]))
+	}
+	if c.Run.Debug && c.Run.Mode == "kubernetes" {
+		errs = append(errs, fmt.Errorf("run.debug (from %s): not in run.mode kubernetes (from %s) yet: run the app under Delve with run.mode host or container",
+			c.sources["run.debug"], c.sources["run.mode"]))
+	}
+	if c.Run.Mode == "kubernetes" {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"container.volumes", len(c.Container.Volumes) > 0}, {"container.network", c.Container.Network != ""}, {"container.user", c.Container.User != ""}} {
+			if k.set {
+				errs = append(errs, fmt.Errorf("%s (from %s): not in run.mode kubernetes (from %s): the dev pod has the image's user and the cluster's network; use run.mode container, or unset it",
+					k.key, c.sources[k.key], c.sources["run.mode"]))
+			}
+		}
 	}
 	if c.Watch.MaxWait < c.Watch.Debounce {
 		errs = append(errs, fmt.Errorf("watch.max_wait (from %s) is %s, shorter than watch.debounce (from %s), %s: it must be at least as long",

@@ -48,7 +48,7 @@ var keys = []key{
 	{name: "build.parallel", kind: kPort, def: "0", check: parallelBuilds, help: "how many services build at once (0: one for each CPU)", field: func(c *Config) any { return &c.Build.Parallel }},
 	{name: "build.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the build", field: func(c *Config) any { return &c.Build.Env }},
 
-	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container", "compose"}, alias: "mode", help: "where the app runs: host, container, or compose (devrun as a compose sidecar)", field: func(c *Config) any { return &c.Run.Mode }},
+	{name: "run.mode", kind: kEnum, def: "host", allowed: []string{"host", "container", "compose", "kubernetes"}, alias: "mode", help: "where the app runs: host, container, compose (devrun as a compose sidecar), or kubernetes (a dev pod of container.image in the kubeconfig's cluster)", field: func(c *Config) any { return &c.Run.Mode }},
 	{name: "run.args", kind: kList, def: []string{}, help: "arguments for the app (or after --)", field: func(c *Config) any { return &c.Run.Args }},
 	{name: "run.env", kind: kList, def: []string{}, check: envList, help: "KEY=value entries for the app", field: func(c *Config) any { return &c.Run.Env }},
 	{name: "run.stop_signal", kind: kEnum, def: "SIGTERM", allowed: StopSignals, help: "the signal that asks the app to stop", field: func(c *Config) any { return &c.Run.StopSignal }},
@@ -85,6 +85,9 @@ var keys = []key{
 
 	{name: "compose.service", kind: kString, def: "app", check: serviceName, alias: "service", help: "the compose service the sidecar swaps the app in (run.mode compose)", field: func(c *Config) any { return &c.Compose.Service }},
 	{name: "compose.mount_dir", kind: kString, def: "/devrun", check: nonEmpty, help: "where the sidecar sees the volume mounted at /devrun in the app's container", field: func(c *Config) any { return &c.Compose.MountDir }},
+
+	{name: "kube.context", kind: kString, def: "", help: "the kubeconfig context run.mode kubernetes uses (default: the current context)", field: func(c *Config) any { return &c.Kube.Context }},
+	{name: "kube.namespace", kind: kString, def: "", check: dnsLabelOrEmpty, help: "the namespace of the dev pod (default: the context's, or default)", field: func(c *Config) any { return &c.Kube.Namespace }},
 
 	{name: "image.dockerfile", kind: kString, def: "Dockerfile", check: nonEmpty, help: "the Dockerfile devrun build uses", field: func(c *Config) any { return &c.Image.Dockerfile }},
 	{name: "image.tags", kind: kList, def: []string{}, check: imageRefs(false), help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -549,4 +550,15 @@ func Addr(s string) string {
 		return "127.0.0.1:" + s
 	}
 	return s
+}
+
+var reDNSLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// dnsLabelOrEmpty checks kube.namespace: a Kubernetes namespace is a DNS
+// label (RFC 1123).
+func dnsLabelOrEmpty(v any) string {
+	if s := v.(string); s != "" && !reDNSLabel.MatchString(s) {
+		return fmt.Sprintf("must be a namespace name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit), not %q", s)
+	}
+	return ""
 }

@@ -420,6 +420,16 @@ func (p parts) unit(ctx context.Context, s config.Service, i int, ready map[stri
 			u.own = append(u.own, c.Compose.MountDir)
 		}
 	}
+	if c.Run.Mode == "kubernetes" {
+		r, pf, closeKube, err := kubeStarter(ctx, c, log, stdout, stderr, p.deadline, s.Name)
+		if err != nil {
+			u.close()
+			return nil, err
+		}
+		closeProxy := u.close
+		starter, target = r, pf
+		u.close = func() { closeKube(); closeProxy() }
+	}
 	build := goBuild(c, state, target)
 	build.Progress = p.progress.Build(s.Name)
 	u.graph = graphOptions(build)

@@ -25,6 +25,12 @@
 // DEVRUN_INSTANCE, and the descendants of either, also after the app
 // itself has exited; processes that docker exec started are left alone.
 //
+// In a Kubernetes pod, where devrun has no engine to copy a file in or send
+// a signal, devrun runs pid1 a second time through the exec API: with
+// -receive PATH (-size, -sha256, -gzip) it writes its standard input to
+// PATH, whole and checked, and with -signal SIG it sends SIG to the pid1
+// whose PID is in -pidfile, which pid1 writes when it is given one.
+//
 // It tells devrun what happened with records on stderr, each
 // "\x1edevrun <event> <value>\x1e": ready, started <pid>, failed <error>,
 // stopped <code>, exited <code>, and shutdown <code> when the container
@@ -37,14 +43,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/rpc/jsonrpc"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,13 +66,104 @@ func main() {
 	stopSignal := flag.Int("stop-signal", int(syscall.SIGTERM), "the signal that asks the app to stop")
 	stopTimeout := flag.Duration("stop-timeout", 5*time.Second, "how long a stop waits before it kills")
 	debug := flag.String("debug", "", "the app is Delve, which runs the app and answers on this address")
+	pidfile := flag.String("pidfile", "", "where pid1 writes its PID, for -signal")
+	receive := flag.String("receive", "", "receive mode: write standard input to this path, then exit")
+	size := flag.Int64("size", -1, "receive mode: the file's length")
+	sum := flag.String("sha256", "", "receive mode: the file's SHA-256, in hex")
+	gz := flag.Bool("gzip", false, "receive mode: standard input is gzip-compressed")
+	sig := flag.String("signal", "", "send this signal (HUP, USR1, USR2) to the pid1 of -pidfile, and exit")
 	flag.Parse()
+	if *receive != "" || *sig != "" {
+		if err := client(*receive, *size, *sum, *gz, *sig, *pidfile); err != nil {
+			fmt.Fprintln(os.Stderr, "pid1:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *pidfile != "" {
+		if err := os.WriteFile(*pidfile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "pid1:", err)
+			os.Exit(1)
+		}
+	}
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: pid1 [-stop-signal N] [-stop-timeout D] -- app [args]")
 		os.Exit(2)
 	}
 	s := &supervisor{argv: flag.Args(), stopSignal: syscall.Signal(*stopSignal), stopTimeout: *stopTimeout, debug: *debug != "", delve: *debug}
 	s.run()
+}
+
+// client is pid1 run by devrun through an exec API (Kubernetes' exec into
+// the app's container), where the image may have no shell and no tar: it
+// receives a file on its standard input and renames it into place (a
+// temporary file beside it, its length and checksum checked first), then
+// signals the pid1 that supervises the app.
+func client(path string, size int64, sum string, gz bool, sig, pidfile string) error {
+	if path != "" {
+		if err := receiveFile(path, size, sum, gz); err != nil {
+			return err
+		}
+	}
+	if sig == "" {
+		return nil
+	}
+	signals := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM}
+	n, ok := signals[strings.TrimPrefix(sig, "SIG")]
+	if !ok {
+		return fmt.Errorf("unknown signal %q", sig)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return fmt.Errorf("reading the supervisor's PID: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("reading the supervisor's PID: %q in %s", b, pidfile)
+	}
+	if err := syscall.Kill(pid, n); err != nil {
+		return fmt.Errorf("signalling the supervisor (PID %d): %w", pid, err)
+	}
+	return nil
+}
+
+// receiveFile writes standard input to path, through a temporary file in
+// its directory that is renamed over it once whole: the supervisor never
+// starts a half-written binary, and one that runs keeps its own.
+func receiveFile(path string, size int64, sum string, gz bool) error {
+	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("receiving %s: %w", path, err)
+	}
+	defer os.Remove(tmp) // after the rename, there is nothing to remove
+	var in io.Reader = bufio.NewReaderSize(os.Stdin, 256<<10)
+	if gz {
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("receiving %s: %w", path, err)
+		}
+		in = zr
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), in)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("receiving %s: %w", path, err)
+	}
+	if size >= 0 && n != size {
+		return fmt.Errorf("receiving %s: got %d bytes, want %d (the stream was cut)", path, n, size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); sum != "" && got != sum {
+		return fmt.Errorf("receiving %s: SHA-256 %s, want %s", path, got, sum)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("receiving %s: %w", path, err)
+	}
+	return nil
 }
 
 type supervisor struct {

@@ -1,0 +1,208 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/tools/portforward"
+)
+
+// A forwarder forwards local ports to the dev pod, as kubectl port-forward
+// does, but across pods: its listeners stay open while the pod is
+// replaced (a connection made meanwhile waits for the new pod, up to
+// forwardWait), and a port-forward connection that breaks (the API server
+// restarted, the network dropped) is made again for the next client
+// connection. Its methods are safe for concurrent use.
+type forwarder struct {
+	client *Client
+	ports  []Forward
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced when pod or conn change
+	pod      string        // the pod to forward to; "" while there is none
+	conn     httpstream.Connection
+	lns      []net.Listener
+	closed   bool
+	requests int
+}
+
+// forwardWait is how long a client's connection waits for a pod.
+const forwardWait = 2 * time.Minute
+
+func newForwarder(c *Client, ports []Forward, log *slog.Logger) *forwarder {
+	return &forwarder{client: c, ports: ports, log: log, changed: make(chan struct{})}
+}
+
+// listen listens on every forwarded port.
+func (f *forwarder) listen() error {
+	for _, p := range f.ports {
+		addr := net.JoinHostPort(p.Address, strconv.Itoa(int(p.Local)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			f.close()
+			return fmt.Errorf("forwarding %s to the pod's port %d: %w (container.ports)", addr, p.Remote, err)
+		}
+		f.mu.Lock()
+		f.lns = append(f.lns, ln)
+		f.mu.Unlock()
+		go f.serve(ln, p.Remote)
+	}
+	return nil
+}
+
+// to forwards to pod from now on.
+func (f *forwarder) to(pod string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conn != nil {
+		f.conn.Close()
+		f.conn = nil
+	}
+	f.pod = pod
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for _, ln := range f.lns {
+		ln.Close()
+	}
+	f.lns = nil
+	if f.conn != nil {
+		f.conn.Close()
+		f.conn = nil
+	}
+}
+
+func (f *forwarder) serve(ln net.Listener, port uint16) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go f.handle(c, port)
+	}
+}
+
+// connection returns the port-forward connection to the pod, dialling it
+// when there is none, and waiting (within ctx) while there is no pod.
+func (f *forwarder) connection(ctx context.Context) (httpstream.Connection, int, error) {
+	for {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return nil, 0, errors.New("devrun is stopping")
+		}
+		if f.conn != nil {
+			select {
+			case <-f.conn.CloseChan():
+				f.conn = nil
+			default:
+				f.requests++
+				defer f.mu.Unlock()
+				return f.conn, f.requests, nil
+			}
+		}
+		pod, changed := f.pod, f.changed
+		f.mu.Unlock()
+		if pod != "" {
+			d, err := f.client.dialer(pod)
+			if err != nil {
+				return nil, 0, err
+			}
+			conn, _, err := d.Dial(portforward.PortForwardProtocolV1Name)
+			if err != nil {
+				return nil, 0, fmt.Errorf("port-forward to the pod %s: %w", pod, err)
+			}
+			f.mu.Lock()
+			if f.pod != pod || f.closed || f.conn != nil {
+				f.mu.Unlock()
+				conn.Close()
+				continue
+			}
+			f.conn = conn
+			f.mu.Unlock()
+			continue
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("no dev pod to forward to: %w", ctx.Err())
+		}
+	}
+}
+
+// handle forwards one client connection to port in the pod: a pair of
+// streams (error, data) on the port-forward connection, as kubectl's.
+func (f *forwarder) handle(c net.Conn, port uint16) {
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), forwardWait)
+	defer cancel()
+	var conn httpstream.Connection
+	var id int
+	var errStream, data httpstream.Stream
+	for attempt := 0; ; attempt++ {
+		var err error
+		conn, id, err = f.connection(ctx)
+		if err != nil {
+			f.log.Warn(fmt.Sprintf("forwarding %s: %v", c.LocalAddr(), err))
+			return
+		}
+		h := http.Header{}
+		h.Set(corev1.StreamType, corev1.StreamTypeError)
+		h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
+		h.Set(corev1.PortForwardRequestIDHeader, strconv.Itoa(id))
+		if errStream, err = conn.CreateStream(h); err == nil {
+			h.Set(corev1.StreamType, corev1.StreamTypeData)
+			if data, err = conn.CreateStream(h); err == nil {
+				break
+			}
+			conn.RemoveStreams(errStream)
+		}
+		// A connection that broke: the next attempt dials again.
+		conn.Close()
+		if attempt == 2 {
+			f.log.Warn(fmt.Sprintf("forwarding %s to the pod's port %d: %v", c.LocalAddr(), port, err))
+			return
+		}
+	}
+	defer conn.RemoveStreams(errStream, data)
+	errStream.Close() // nothing to send on it
+	remoteErr := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(errStream)
+		remoteErr <- string(b)
+	}()
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(c, data)
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(data, c)
+		data.Close() // the client is done sending
+		done <- struct{}{}
+	}()
+	<-done
+	select {
+	case msg := <-remoteErr:
+		if msg != "" {
+			f.log.Debug(fmt.Sprintf("forwarding to the pod's port %d: %s", port, msg))
+		}
+	default:
+	}
+}
