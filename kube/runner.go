@@ -38,9 +38,9 @@ const (
 
 // Paths inside the app's container.
 const (
-	bootDir   = "/devrun-boot"     // the ConfigMap with the boot loader
-	binDir    = "/devrun"          // an emptyDir: pid1, its PID file, the app
-	pid1Path  = binDir + "/pid1"   // written by the boot loader
+	bootDir   = "/devrun-boot"   // the ConfigMap with the boot loader
+	binDir    = "/devrun"        // an emptyDir: pid1, its PID file, the app
+	pid1Path  = binDir + "/pid1" // written by the boot loader
 	pidFile   = binDir + "/pid1.pid"
 	appPath   = binDir + "/app"
 	container = "app"
@@ -102,8 +102,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(opts.Project))
-	r := &Runner{opts: opts, project: hex.EncodeToString(sum[:8]), boot: boot}
+	r := &Runner{opts: opts, project: ProjectHash(opts.Project), boot: boot}
 	r.fwd = newForwarder(opts.Client, opts.Ports, opts.Log)
 	return r, nil
 }
@@ -510,4 +509,11 @@ func (r *Runner) Close(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
+}
+
+// ProjectHash is the value of LabelProject on what devrun creates for the
+// project in directory dir (absolute).
+func ProjectHash(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:8])
 }
