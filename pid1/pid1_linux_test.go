@@ -24,11 +24,14 @@ type pid1Proc struct {
 // prefix is what runs it (nothing, or unshare making a PID namespace).
 func startPID1(t *testing.T, prefix []string, timeout string, app ...string) *pid1Proc {
 	t.Helper()
-	bin, err := Build(context.Background(), t.TempDir(), runtime.GOOS, runtime.GOARCH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := append(append(prefix, bin, "-stop-timeout", timeout, "--"), app...)
+	return startPID1Flags(t, prefix, []string{"-stop-timeout", timeout}, app...)
+}
+
+// startPID1Flags is startPID1 with pid1's flags given whole.
+func startPID1Flags(t *testing.T, prefix, flags []string, app ...string) *pid1Proc {
+	t.Helper()
+	args := append(append(append(prefix, buildPID1(t)), flags...), "--")
+	args = append(args, app...)
 	cmd := exec.Command(args[0], args[1:]...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -47,6 +50,16 @@ func startPID1(t *testing.T, prefix []string, timeout string, app ...string) *pi
 	})
 	p.await(t, "ready")
 	return p
+}
+
+// buildPID1 builds pid1 for this machine (cached across tests).
+func buildPID1(t *testing.T) string {
+	t.Helper()
+	bin, err := Build(context.Background(), t.TempDir(), runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 func (p *pid1Proc) await(t *testing.T, kind string) Record {
