@@ -107,8 +107,10 @@ type ComposeConfig struct {
 // KubeConfig says where the dev pod runs (run.mode: kubernetes). The
 // cluster is the kubeconfig's, as kubectl finds it (KUBECONFIG).
 type KubeConfig struct {
-	Context   string // "" for the current context
-	Namespace string // "" for the context's
+	Context    string // "" for the current context
+	Namespace  string // "" for the context's
+	Deployment string // an existing Deployment to patch; "" for a dev pod of container.image
+	Container  string // the Deployment's app container; "" for its first
 }
 
 // ProxyConfig says how devrun's proxy in front of the app runs.
@@ -377,6 +379,12 @@ func (c *Config) crossCheck(dir string) []error {
 	if c.Run.Debug && c.Run.Mode == "kubernetes" {
 		errs = append(errs, fmt.Errorf("run.debug (from %s): not in run.mode kubernetes (from %s) yet: run the app under Delve with run.mode host or container",
 			c.sources["run.debug"], c.sources["run.mode"]))
+	}
+	if c.Kube.Deployment != "" && c.Run.Mode != "kubernetes" {
+		errs = append(errs, fmt.Errorf("kube.deployment (from %s): only in run.mode kubernetes, and run.mode is %s (from %s)", c.sources["kube.deployment"], c.Run.Mode, c.sources["run.mode"]))
+	}
+	if c.Kube.Container != "" && c.Kube.Deployment == "" {
+		errs = append(errs, fmt.Errorf("kube.container (from %s): names a container of kube.deployment, which is not set", c.sources["kube.container"]))
 	}
 	if c.Run.Mode == "kubernetes" {
 		for _, k := range []struct {

@@ -88,6 +88,8 @@ var keys = []key{
 
 	{name: "kube.context", kind: kString, def: "", help: "the kubeconfig context run.mode kubernetes uses (default: the current context)", field: func(c *Config) any { return &c.Kube.Context }},
 	{name: "kube.namespace", kind: kString, def: "", check: dnsLabelOrEmpty, help: "the namespace of the dev pod (default: the context's, or default)", field: func(c *Config) any { return &c.Kube.Namespace }},
+	{name: "kube.deployment", kind: kString, def: "", check: dnsSubdomainOrEmpty, help: "an existing Deployment to run the app in, patched while devrun runs and put back at exit, in place of a dev pod of container.image", field: func(c *Config) any { return &c.Kube.Deployment }},
+	{name: "kube.container", kind: kString, def: "", check: dnsLabelOrEmpty, help: "the container of kube.deployment that runs the app (default: its first)", field: func(c *Config) any { return &c.Kube.Container }},
 
 	{name: "image.dockerfile", kind: kString, def: "Dockerfile", check: nonEmpty, help: "the Dockerfile devrun build uses", field: func(c *Config) any { return &c.Image.Dockerfile }},
 	{name: "image.tags", kind: kList, def: []string{}, check: imageRefs(false), help: "the image's tags (default: NAME:<git short sha>[-dirty] and NAME:latest)", field: func(c *Config) any { return &c.Image.Tags }},

@@ -554,11 +554,22 @@ func Addr(s string) string {
 
 var reDNSLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// dnsLabelOrEmpty checks kube.namespace: a Kubernetes namespace is a DNS
-// label (RFC 1123).
+// dnsLabelOrEmpty checks kube.namespace and kube.container: Kubernetes
+// names them with a DNS label (RFC 1123).
 func dnsLabelOrEmpty(v any) string {
 	if s := v.(string); s != "" && !reDNSLabel.MatchString(s) {
-		return fmt.Sprintf("must be a namespace name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit), not %q", s)
+		return fmt.Sprintf("must be a Kubernetes name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit), not %q", s)
+	}
+	return ""
+}
+
+var reDNSSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// dnsSubdomainOrEmpty checks kube.deployment: a Deployment's name is a
+// DNS subdomain (RFC 1123).
+func dnsSubdomainOrEmpty(v any) string {
+	if s := v.(string); s != "" && (len(s) > 253 || !reDNSSubdomain.MatchString(s)) {
+		return fmt.Sprintf("must be a Deployment's name (lower-case letters, digits, - and ., at most 253, starting and ending with a letter or digit), not %q", s)
 	}
 	return ""
 }

@@ -188,6 +188,14 @@ func (c *Session) Await(ctx context.Context, kind string) error {
 // Start has pid1 stop the running app, if any, and start the app's binary,
 // which must be in place.
 func (c *Session) Start(ctx context.Context, stopTimeout time.Duration) (runner.Process, error) {
+	return c.StartWith(ctx, stopTimeout, func(ctx context.Context) error { return c.signal(ctx, "SIGHUP") })
+}
+
+// StartWith is Start with trigger in place of the SIGHUP to pid1 that asks
+// for the swap: a trigger may put the binary in place and send SIGHUP in
+// one call (Kubernetes' exec of pid1's receive mode). Its error is taken
+// as the signal's.
+func (c *Session) StartWith(ctx context.Context, stopTimeout time.Duration, trigger func(context.Context) error) (runner.Process, error) {
 	in := &instance{ctr: c, done: make(chan struct{}), timeout: stopTimeout}
 	c.mu.Lock()
 	c.pending = in
@@ -197,7 +205,7 @@ func (c *Session) Start(ctx context.Context, stopTimeout time.Duration) (runner.
 		return nil, ErrNoAnswer
 	}
 	drain(c.records)
-	if err := c.signal(ctx, "SIGHUP"); err != nil {
+	if err := trigger(ctx); err != nil {
 		if c.Gone() || errors.Is(err, ErrUnreachable) {
 			return nil, c.goneErr // gone, or going: the supervisor tries again
 		}

@@ -60,6 +60,8 @@ func kubeStarter(ctx context.Context, c *config.Config, log *slog.Logger, stdout
 		Project:     project,
 		Service:     service,
 		Image:       c.Container.Image,
+		Deployment:  c.Kube.Deployment,
+		Container:   c.Kube.Container,
 		Args:        c.Run.Args,
 		Env:         append(append([]string{}, c.Run.Env...), c.Container.Env...),
 		Ports:       fwds,
@@ -84,6 +86,10 @@ func kubeStarter(ctx context.Context, c *config.Config, log *slog.Logger, stdout
 			log.Error(err.Error())
 		}
 	}
-	log.Info(fmt.Sprintf("kubernetes mode: %s in namespace %s of context %s (%s), nodes %s/%s", c.Container.Image, cl.Namespace, cl.Context, cl.Server, pf.goos, pf.goarch))
+	what := c.Container.Image
+	if c.Kube.Deployment != "" {
+		what = "the Deployment " + c.Kube.Deployment
+	}
+	log.Info(fmt.Sprintf("kubernetes mode: %s in namespace %s of context %s (%s), nodes %s/%s", what, cl.Namespace, cl.Context, cl.Server, pf.goos, pf.goarch))
 	return r, pf, closeFn, nil
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/devrun/devrun/internal/kubetest"
+	"github.com/devrun/devrun/kube"
+)
+
+// These tests run devrun in run.mode kubernetes against the real cluster
+// of hack/cluster/cluster.sh: a real API server, kubelet and containerd.
+
+// startKube runs devrun up in kubernetes mode on image, forwarding the
+// project's port to the app's 8080.
+func (p *project) startKube(image string, args ...string) {
+	p.t.Helper()
+	kubetest.Kubeconfig(p.t)
+	p.start(append([]string{"--mode", "kubernetes", "--container.image", image,
+		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080"}, args...)...)
+}
+
+// waitNothingLeft waits until devrun's pods and ConfigMaps of the project
+// are gone, and fails naming them if they are not.
+func (p *project) waitNothingLeft(c *kube.Client) {
+	p.t.Helper()
+	var left []string
+	if !poll(func() bool { left = kubetest.Left(p.t, c, p.dir); return len(left) == 0 }) {
+		p.t.Errorf("left in the cluster: %v", left)
+	}
+}
+
+// pods lists the running pods of devrun's for the project.
+func (p *project) pods(c *kube.Client) []string {
+	p.t.Helper()
+	var pods []string
+	for _, n := range kubetest.Left(p.t, c, p.dir) {
+		if name, ok := strings.CutPrefix(n, "pod/"); ok {
+			pods = append(pods, name)
+		}
+	}
+	return pods
+}
+
+// Edit, broken edit, edit, Ctrl-C: each version served through the
+// port-forward, the last good one kept while the build fails, and nothing
+// of devrun's left in the cluster; also in an image with no shell and no
+// tar (a static program in an empty image).
+func TestKubeEditBrokenEditAndCtrlC(t *testing.T) {
+	for _, image := range []string{kubetest.BusyboxImage, kubetest.PauseImage} {
+		t.Run(image, func(t *testing.T) {
+			p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+			p.startKube(image)
+			p.waitBody("v1")
+			c := kubetest.Client(t)
+			first := p.pods(c)
+			p.write("version.go", version("v2"))
+			p.waitBody("v2")
+			p.write("version.go", "package main\n\nconst version = nope\n")
+			p.waitLog(`build failed`, 1)
+			p.waitBody("v2")
+			p.write("version.go", version("v3"))
+			p.waitBody("v3")
+			if pods := p.pods(c); len(first) != 1 || !slices.Equal(pods, first) {
+				t.Errorf("pods %v after two swaps, want the first one, %v, kept", pods, first)
+			}
+			p.stop(os.Interrupt)
+			p.waitNothingLeft(c)
+		})
+	}
+}
+
+// The dev pod deleted from outside: devrun says so, makes a new one and
+// serves the newest build in it, through the same local port.
+func TestKubePodDeletedFromOutside(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startKube(kubetest.PauseImage)
+	p.waitBody("v1")
+	c := kubetest.Client(t)
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	first := p.pods(c)
+	if len(first) != 1 {
+		t.Fatalf("pods %v, want one", first)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Set.CoreV1().Pods(c.Namespace).Delete(ctx, first[0], metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(`the dev pod `+first[0]+` is gone \((deleted|being deleted)\); devrun makes a new one`, 1)
+	p.waitLog(`dev pod devrun-\w+ runs`, 2)
+	p.waitBody("v2")
+	if pods := p.pods(c); len(pods) != 1 || pods[0] == first[0] {
+		t.Errorf("pods %v after the deletion, want one new one", pods)
+	}
+	p.write("version.go", version("v3"))
+	p.waitBody("v3")
+	p.stop(os.Interrupt)
+	p.waitNothingLeft(c)
+}
+
+// devrun killed with SIGKILL leaves its pod serving; the next devrun up
+// removes it, runs its own, and leaves nothing at Ctrl-C.
+func TestKubeKilledDevrunLeftoversAreRemoved(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startKube(kubetest.BusyboxImage)
+	p.waitBody("v1")
+	c := kubetest.Client(t)
+	left := p.pods(c)
+	p.cmd.Process.Kill()
+	<-p.exited
+	if pods := p.pods(c); !slices.Equal(pods, left) || len(left) != 1 {
+		t.Fatalf("pods %v after SIGKILL, want %v left", pods, left)
+	}
+	p.write("version.go", version("v2"))
+	p.startKube(kubetest.BusyboxImage)
+	p.waitLog(`removing the dev pod `+left[0]+` that an earlier devrun left behind`, 1)
+	p.waitBody("v2")
+	if pods := p.pods(c); len(pods) != 1 || pods[0] == left[0] {
+		t.Errorf("pods %v, want one new one", pods)
+	}
+	p.stop(os.Interrupt)
+	p.waitNothingLeft(c)
+}
+
+// An existing Deployment (two replicas, probes, its own command) patched
+// for devrun: one replica runs the app and each edit; devrun killed leaves
+// it patched, and the next devrun puts it back before patching it anew;
+// Ctrl-C puts it back with its spec byte-equal to what it was, and the
+// patched pods and the boot loader's ConfigMap go.
+func TestKubeDeploymentPatchedAndPutBack(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	kubetest.Kubeconfig(t)
+	c := kubetest.Client(t)
+	name := "devrun-test-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	before := kubetest.Deployment(t, c, name)
+
+	args := []string{"--mode", "kubernetes", "--kube.deployment", name,
+		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080"}
+	p.start(args...)
+	p.waitLog(`patched the Deployment `+name+` \(container web, one replica, no probes\)`, 1)
+	p.waitBody("v1")
+	p.cmd.Process.Kill()
+	<-p.exited
+	if d := kubetest.DeploymentSpec(t, c, name); d == before {
+		t.Fatal("the Deployment is not patched while devrun runs")
+	}
+
+	p.start(args...)
+	p.waitLog(`putting back the Deployment `+name+` that an earlier devrun left patched`, 1)
+	p.waitLog(`patched the Deployment `+name, 1)
+	p.waitBody("v1")
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	if pods := kubetest.Pods(t, c, kube.LabelDeployment+"="+name); len(pods) != 1 {
+		t.Errorf("patched pods %v, want one", pods)
+	}
+	p.stop(os.Interrupt)
+	if after := kubetest.DeploymentSpec(t, c, name); after != before {
+		t.Errorf("the Deployment's spec after Ctrl-C differs from before devrun:\nbefore %s\nafter  %s", before, after)
+	}
+	var left []string
+	if !poll(func() bool { left = kubetest.Pods(t, c, kube.LabelDeployment+"="+name); return len(left) == 0 }) {
+		t.Errorf("patched pods left: %v", left)
+	}
+	p.waitNothingLeft(c)
+}
