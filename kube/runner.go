@@ -71,6 +71,9 @@ type Options struct {
 	Stdout      io.Writer
 	Stderr      io.Writer
 	Log         *slog.Logger
+	// Plain sends binaries as they are, not gzip-compressed: for
+	// measuring what compression gains (bench/latency).
+	Plain bool
 }
 
 // A Runner runs the app in a dev pod, one it creates or one of a
@@ -202,7 +205,13 @@ func (r *Runner) send(ctx context.Context, pod *devPod, data []byte) error {
 	}
 	start := time.Now()
 	pr, pw := io.Pipe()
+	argv := []string{pid1Path, "-receive", appPath, "-size", strconv.Itoa(len(data)), "-sha256", sum, "-signal", "HUP", "-pidfile", pidFile}
 	go func() {
+		if r.opts.Plain {
+			_, err := pw.Write(data)
+			pw.CloseWithError(err)
+			return
+		}
 		zw, _ := gzip.NewWriterLevel(pw, gzip.BestSpeed)
 		_, err := zw.Write(data)
 		if err == nil {
@@ -210,7 +219,9 @@ func (r *Runner) send(ctx context.Context, pod *devPod, data []byte) error {
 		}
 		pw.CloseWithError(err)
 	}()
-	argv := []string{pid1Path, "-receive", appPath, "-size", strconv.Itoa(len(data)), "-sha256", sum, "-gzip", "-signal", "HUP", "-pidfile", pidFile}
+	if !r.opts.Plain {
+		argv = append(argv, "-gzip")
+	}
 	err := r.opts.Client.exec(ctx, pod.name, pod.container, argv, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {

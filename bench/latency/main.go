@@ -53,7 +53,7 @@ func main() {
 	flag.DurationVar(&pollEvery, "poll", time.Millisecond, "how often the app is asked for its version")
 	keep := flag.Bool("keep", false, "keep the work directory, with devrun's logs, and print its path")
 	devrunBin := flag.String("devrun", "", "the devrun binary (default: build it from this checkout)")
-	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), debug (devrun up --debug: the app under Delve), container (devrun up --mode container), compose (examples/compose: the devrun sidecar), restart (docker restart of a container running the binary: no devrun)")
+	modes := flag.String("mode", "host", "swaps to measure: host (devrun up), debug (devrun up --debug: the app under Delve), container (devrun up --mode container), kubernetes (devrun up --mode kubernetes, in the cluster of KUBECONFIG, as hack/cluster/cluster.sh up runs it; also the transfer against the binary's size), compose (examples/compose: the devrun sidecar), restart (docker restart of a container running the binary: no devrun)")
 	flag.Parse()
 	log.SetFlags(0)
 	work, err := os.MkdirTemp("", "devrun-bench-")
@@ -109,6 +109,9 @@ func main() {
 		}
 	}
 	fmt.Printf("worst median ratio of devrun: %.3f\n", worst)
+	if slices.Contains(strings.Split(*modes, ","), "kubernetes") {
+		kubeTransfer(work, *nReal)
+	}
 	for _, r := range realMain {
 		fmt.Printf("real app, main-package edit: median ratio %.3f (goal: at most 0.85)\n", r)
 	}
@@ -118,10 +121,15 @@ func main() {
 			float64(devrunMemory(work, bin, dir, "real"))/1e6)
 	}
 	for key, c := range medians {
-		for _, m := range []struct{ mode, what string }{{"container", "container mode over host mode"}, {"debug", "under Delve (--debug) over without it"}} {
-			if h, ok := medians["host"+strings.TrimPrefix(key, m.mode)]; ok && strings.HasPrefix(key, m.mode+" ") {
-				fmt.Printf("%s (%s): %+.0fms (median overhead over the floor: %s %.0fms, host %.0fms)\n",
-					m.what, strings.TrimPrefix(key, m.mode+" "), float64(c-h)/float64(time.Millisecond), m.mode, float64(c)/float64(time.Millisecond), float64(h)/float64(time.Millisecond))
+		for _, m := range []struct{ mode, base, what string }{
+			{"container", "host", "container mode over host mode"},
+			{"kubernetes", "host", "kubernetes mode over host mode"},
+			{"kubernetes", "container", "kubernetes mode over container mode"},
+			{"debug", "host", "under Delve (--debug) over without it"},
+		} {
+			if h, ok := medians[m.base+strings.TrimPrefix(key, m.mode)]; ok && strings.HasPrefix(key, m.mode+" ") {
+				fmt.Printf("%s (%s): %+.0fms (median overhead over the floor: %s %.0fms, %s %.0fms)\n",
+					m.what, strings.TrimPrefix(key, m.mode+" "), float64(c-h)/float64(time.Millisecond), m.mode, float64(c)/float64(time.Millisecond), m.base, float64(h)/float64(time.Millisecond))
 			}
 		}
 	}
@@ -240,6 +248,8 @@ func measure(work, bin, mode, app, ed, save string, n int) result {
 		swap = startDevrun(work, bin, name, devDir, devPort, []string{"--debug", "--run.debug_listen", strconv.Itoa(bench.FreePort())})
 	case "container":
 		swap = startContainerDevrun(work, bin, name, devDir, devPort)
+	case "kubernetes":
+		swap = startKubeDevrun(work, bin, name, devDir, devPort)
 	case "restart":
 		swap = startRestart(devDir, devPort)
 	case "compose":
