@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,6 +72,8 @@ func Connect(context, namespace string) (*Client, error) {
 	// says what happened itself.
 	klog.SetOutput(io.Discard)
 	klog.LogToStderr(false)
+	klog.SetLogger(logr.Discard()) // utilruntime.HandleError's reports too
+
 	cfg.UserAgent = "devrun"
 	cfg.QPS, cfg.Burst = 50, 100 // a swap is a few calls; the defaults throttle a burst of them
 	set, err := kubernetes.NewForConfig(cfg)

@@ -162,19 +162,12 @@ func (f *forwarder) handle(c net.Conn, port uint16) {
 			f.log.Warn(fmt.Sprintf("forwarding %s: %v", c.LocalAddr(), err))
 			return
 		}
-		h := http.Header{}
-		h.Set(corev1.StreamType, corev1.StreamTypeError)
-		h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
-		h.Set(corev1.PortForwardRequestIDHeader, strconv.Itoa(id))
-		if errStream, err = conn.CreateStream(h); err == nil {
-			h.Set(corev1.StreamType, corev1.StreamTypeData)
-			if data, err = conn.CreateStream(h); err == nil {
-				break
-			}
-			conn.RemoveStreams(errStream)
+		if errStream, data, err = streams(conn, port, id); err == nil {
+			break
 		}
-		// A connection that broke: the next attempt dials again.
-		conn.Close()
+		// A connection that broke, or that the other end ended: the next
+		// attempt dials again.
+		f.broken(conn)
 		if attempt == 2 {
 			f.log.Warn(fmt.Sprintf("forwarding %s to the pod's port %d: %v", c.LocalAddr(), port, err))
 			return
@@ -198,11 +191,60 @@ func (f *forwarder) handle(c net.Conn, port uint16) {
 		done <- struct{}{}
 	}()
 	<-done
+	// The pod's end reports a failure (nothing listens on the port yet:
+	// the app is starting) on the error stream, and then ends the whole
+	// port-forward connection, as kubectl expects since 1.23: the next
+	// client connection dials a new one.
 	select {
 	case msg := <-remoteErr:
 		if msg != "" {
 			f.log.Debug(fmt.Sprintf("forwarding to the pod's port %d: %s", port, msg))
+			f.broken(conn)
 		}
-	default:
+	case <-time.After(time.Second):
 	}
+}
+
+// streamTimeout bounds the creation of a stream on a port-forward
+// connection; spdystream's own wait is 30 s, on a connection that may
+// have been ended at the other end.
+const streamTimeout = 5 * time.Second
+
+// streams creates the error and data streams of one client connection to
+// port, as kubectl does, within streamTimeout.
+func streams(conn httpstream.Connection, port uint16, id int) (errStream, data httpstream.Stream, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := http.Header{}
+		h.Set(corev1.StreamType, corev1.StreamTypeError)
+		h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
+		h.Set(corev1.PortForwardRequestIDHeader, strconv.Itoa(id))
+		if errStream, err = conn.CreateStream(h); err != nil {
+			return
+		}
+		h.Set(corev1.StreamType, corev1.StreamTypeData)
+		if data, err = conn.CreateStream(h); err != nil {
+			conn.RemoveStreams(errStream)
+		}
+	}()
+	select {
+	case <-done:
+		return errStream, data, err
+	case <-time.After(streamTimeout):
+		conn.Close() // ends the creation under way
+		<-done
+		return nil, nil, fmt.Errorf("the port-forward connection did not answer in %s", streamTimeout)
+	}
+}
+
+// broken drops conn, which failed: the next client connection dials a new
+// one.
+func (f *forwarder) broken(conn httpstream.Connection) {
+	f.mu.Lock()
+	if f.conn == conn {
+		f.conn = nil
+	}
+	f.mu.Unlock()
+	conn.Close()
 }

@@ -55,8 +55,8 @@ func (p *project) pods(c *kube.Client) []string {
 // of devrun's left in the cluster; also in an image with no shell and no
 // tar (a static program in an empty image).
 func TestKubeEditBrokenEditAndCtrlC(t *testing.T) {
-	for _, image := range []string{kubetest.BusyboxImage, kubetest.PauseImage} {
-		t.Run(image, func(t *testing.T) {
+	for name, image := range map[string]string{"busybox": kubetest.BusyboxImage, "no-shell": kubetest.PauseImage} {
+		t.Run(name, func(t *testing.T) {
 			p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
 			p.startKube(image)
 			p.waitBody("v1")
