@@ -8,7 +8,6 @@
 package kube
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +31,8 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/client-go/util/exec"
 	"k8s.io/klog/v2"
+
+	"github.com/devrun/devrun/internal/syncbuf"
 )
 
 // A Client is a connection to a cluster, in a namespace. Its methods are
@@ -148,11 +149,11 @@ func (c *Client) exec(ctx context.Context, pod, container string, argv []string,
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
+	var out syncbuf.Buffer // stdout and stderr are copied by two goroutines
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: &out, Stderr: &out})
 	if err != nil {
 		var code exec.CodeExitError
-		if errors.As(err, &code) && out.Len() > 0 {
+		if errors.As(err, &code) && out.String() != "" {
 			return fmt.Errorf("%s (exit code %d)", strings.TrimSpace(out.String()), code.Code)
 		}
 		return err
