@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,7 +187,8 @@ type ownPods struct {
 	o      *Options
 	boot   []byte
 	labels map[string]string
-	sel    string // selects what this source made, and what earlier ones left
+	sel    string          // selects what this source made, and what earlier ones left
+	made   map[string]bool // the pods it made that may still be there
 }
 
 func (s *ownPods) replaced() string { return "devrun makes a new one" }
@@ -226,6 +228,9 @@ func (s *ownPods) prepare(ctx context.Context) error {
 // next makes the boot loader's ConfigMap and the pod, and waits until it
 // runs.
 func (s *ownPods) next(ctx context.Context) (string, string, error) {
+	for pod := range s.made { // those whose deletion failed: the API server did not answer
+		s.drop(ctx, pod)
+	}
 	core := s.c.Set.CoreV1()
 	ns := s.c.Namespace
 	cm, err := createBoot(ctx, s.c, s.boot, s.labels)
@@ -249,33 +254,52 @@ func (s *ownPods) next(ctx context.Context) (string, string, error) {
 		s.deletePod(context.WithoutCancel(ctx), pod.Name)
 		return "", "", err
 	}
+	s.made[pod.Name] = true
 	return pod.Name, container, nil
 }
 
-func (s *ownPods) drop(ctx context.Context, pod string) { s.deletePod(ctx, pod) }
-
-// close deletes the pod and the ConfigMaps, and waits until the pod is
-// gone.
-func (s *ownPods) close(ctx context.Context, pod string) error {
-	if pod == "" {
-		return nil
+// drop deletes the pod; one whose deletion fails is deleted again by close.
+func (s *ownPods) drop(ctx context.Context, pod string) {
+	if s.deletePod(ctx, pod) == nil {
+		delete(s.made, pod)
 	}
-	if err := s.deletePod(ctx, pod); err != nil {
-		return fmt.Errorf("%w; the next devrun up removes the pod", err)
+}
+
+// close deletes the pods it made that may still be there (the one in use,
+// and any whose deletion failed), and the ConfigMaps, and waits until the
+// pods are gone. The pods it cannot delete it names.
+func (s *ownPods) close(ctx context.Context, _ string) error {
+	var stay []string
+	var last error
+	for pod := range s.made {
+		if err := s.deletePod(ctx, pod); err != nil {
+			stay, last = append(stay, pod), err
+		}
+	}
+	if len(stay) > 0 {
+		slices.Sort(stay)
+		return fmt.Errorf("%w; the next devrun up removes the pod", s.c.apiError("deleting the dev pod "+strings.Join(stay, ", "), last))
 	}
 	deleteConfigMaps(ctx, s.c, s.sel)
-	return waitGone(ctx, s.c, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", pod).String()})
+	for pod := range s.made {
+		if err := waitGone(ctx, s.c, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", pod).String()}); err != nil {
+			return err
+		}
+		delete(s.made, pod)
+	}
+	return nil
 }
 
 // deletePod deletes a pod of devrun's at once (its app has been stopped,
-// or is to be killed); its ConfigMap goes with it.
+// or is to be killed); its ConfigMap goes with it. Its error is the API
+// server's, to be wrapped.
 func (s *ownPods) deletePod(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	zero := int64(0)
 	err := s.c.Set.CoreV1().Pods(s.c.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return s.c.apiError("deleting the dev pod "+name, err)
+		return err
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func New(opts Options) (*Runner, error) {
 	if opts.Service != "" {
 		labels[LabelService] = opts.Service
 	}
-	r.own = &ownPods{c: opts.Client, o: &r.opts, boot: boot, labels: labels, sel: r.selector()}
+	r.own = &ownPods{c: opts.Client, o: &r.opts, boot: boot, labels: labels, sel: r.selector(), made: map[string]bool{}}
 	r.src = r.own
 	if opts.Deployment != "" {
 		cmLabels := maps.Clone(labels)
@@ -164,6 +164,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 	defer cancel()
 	defer context.AfterFunc(parent, func() { time.AfterFunc(time.Second, cancel) })()
 	if r.pod != nil && r.pod.Gone() {
+		// Deleted, or its attach stream broke (the API server was
+		// unreachable) while it still runs the old app: it goes.
+		r.src.drop(ctx, r.pod.name)
 		r.pod = nil
 	}
 	if r.pod == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,5 +173,55 @@ func TestKubeDeploymentPatchedAndPutBack(t *testing.T) {
 	if !poll(func() bool { left = kubetest.Pods(t, c, kube.LabelDeployment+"="+name); return len(left) == 0 }) {
 		t.Errorf("patched pods left: %v", left)
 	}
+	p.waitNothingLeft(c)
+}
+
+// The way to the API server cut (a proxy in front of the real one): devrun
+// says once that the server does not answer, builds the edit made
+// meanwhile, and serves it in a new pod once the server answers again, the
+// old pod removed; Ctrl-C while it is cut exits in time and names the pod
+// that stays, which the next devrun up removes.
+func TestKubeAPIServerCut(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	cut := kubetest.NewCut(t)
+	c := kubetest.Client(t)
+	p.env = []string{"KUBECONFIG=" + cut.Kubeconfig}
+	p.startKube(kubetest.BusyboxImage)
+	p.waitBody("v1")
+	first := p.pods(c)
+
+	cut.Off()
+	down := `does not answer`
+	p.waitLog(`the dev pod `+first[0]+` is gone`, 1)
+	p.waitLog(down, 1)
+	p.write("version.go", version("v2"))
+	p.waitLog(`version.go changed: building`, 1)
+	before := p.countLog(down)
+	cut.On()
+	p.waitBody("v2")
+	if n := p.countLog(down); n > before+1 {
+		t.Errorf("the API server not answering was logged %d more times after it came back", n-before)
+	}
+	var pods []string
+	if !poll(func() bool { pods = p.pods(c); return len(pods) == 1 && pods[0] != first[0] }) {
+		t.Errorf("pods %v after the API server came back, want one new one (not %s)", pods, first[0])
+	}
+
+	cut.Off()
+	p.stop(os.Interrupt)
+	said := p.log()
+	left := p.pods(c)
+	for _, pod := range left {
+		if !regexp.MustCompile(`deleting the dev pod ` + pod + `: the Kubernetes API server at .* does not answer.*; the next devrun up removes the pod`).MatchString(said) {
+			t.Errorf("Ctrl-C with the API server cut does not say that the pod %s stays:\n%s", pod, said)
+		}
+	}
+	cut.On()
+	p.startKube(kubetest.BusyboxImage)
+	for _, pod := range left {
+		p.waitLog(`removing the dev pod `+pod+` that an earlier devrun left behind`, 1)
+	}
+	p.waitBody("v2")
+	p.stop(os.Interrupt)
 	p.waitNothingLeft(c)
 }

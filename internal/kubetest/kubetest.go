@@ -6,13 +6,19 @@ package kubetest
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/url"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devrun/devrun/internal/need"
 	"github.com/devrun/devrun/kube"
@@ -180,4 +186,97 @@ func Pods(t testing.TB, c *kube.Client, sel string) []string {
 		}
 	}
 	return names
+}
+
+// A Cut is a TCP proxy in front of the tests' API server, and a kubeconfig
+// that reaches the cluster through it: the tests cut the way to the API
+// server, as a network that drops or a cluster that goes away would, with
+// the real server behind.
+type Cut struct {
+	Kubeconfig string // the kubeconfig through the proxy
+
+	t      testing.TB
+	addr   string // where the proxy listens
+	target string // the API server's host:port
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+// NewCut starts a proxy to the API server of the tests' kubeconfig, and
+// writes a kubeconfig that goes through it. The proxy goes at the test's
+// end.
+func NewCut(t testing.TB) *Cut {
+	t.Helper()
+	path := Kubeconfig(t)
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cut{t: t, conns: map[net.Conn]bool{}}
+	for _, cl := range cfg.Clusters {
+		u, err := url.Parse(cl.Server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.target = u.Host
+		c.listen("127.0.0.1:0")
+		c.addr = c.ln.Addr().String()
+		cl.Server = "https://" + c.addr
+	}
+	c.Kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, c.Kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Off)
+	return c
+}
+
+func (c *Cut) listen(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.ln = ln
+	c.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.DialTimeout("tcp", c.target, 5*time.Second)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns[in], c.conns[out] = true, true
+			c.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+// Off cuts the way: the proxy stops listening and its connections end.
+func (c *Cut) Off() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ln != nil {
+		c.ln.Close()
+		c.ln = nil
+	}
+	for conn := range c.conns {
+		conn.Close()
+	}
+	clear(c.conns)
+}
+
+// On restores the way, on the same address.
+func (c *Cut) On() {
+	c.t.Helper()
+	c.listen(c.addr)
 }
