@@ -25,6 +25,8 @@ import (
 func (p *project) startKube(image string, args ...string) {
 	p.t.Helper()
 	kubetest.Kubeconfig(p.t)
+	c := kubetest.Client(p.t)
+	p.t.Cleanup(func() { kubetest.Remove(p.t, c, p.dir) }) // after devrun's end: what a failed test left
 	p.start(append([]string{"--mode", "kubernetes", "--container.image", image,
 		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080"}, args...)...)
 }

@@ -280,3 +280,15 @@ func (c *Cut) On() {
 	c.t.Helper()
 	c.listen(c.addr)
 }
+
+// Remove deletes what devrun left in the cluster for the project in dir
+// (a test that failed, or killed devrun): its pods, at once, and
+// ConfigMaps.
+func Remove(t testing.TB, c *kube.Client, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sel := metav1.ListOptions{LabelSelector: kube.LabelProject + "=" + kube.ProjectHash(dir)}
+	zero := int64(0)
+	c.Set.CoreV1().Pods(c.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, sel)
+	c.Set.CoreV1().ConfigMaps(c.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+}
