@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	neturl "net/url"
 	"runtime"
 	"strings"
@@ -112,6 +113,21 @@ func (c *Client) Platform(ctx context.Context) (goarch string, note string, err 
 		}
 	}
 	return "", "", fmt.Errorf("the cluster at %s has no Ready Linux node", c.Server)
+}
+
+// Local reports whether the API server is on this machine (a loopback
+// address, or localhost): then a stream to the pod is not slowed by a
+// network.
+func (c *Client) Local() bool {
+	u, err := neturl.Parse(c.Server)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.IsLoopback()
+	}
+	return h == "localhost"
 }
 
 // callTimeout bounds each call to the API server that is not a stream.

@@ -242,9 +242,20 @@ func streams(conn httpstream.Connection, port uint16, id int) (errStream, data h
 // one.
 func (f *forwarder) broken(conn httpstream.Connection) {
 	f.mu.Lock()
-	if f.conn == conn {
+	dropped := f.conn == conn
+	if dropped {
 		f.conn = nil
 	}
 	f.mu.Unlock()
 	conn.Close()
+	if dropped {
+		// Dial the next one now, not at the next request: a swap's
+		// window with nothing listening ends the connection, and the
+		// first request to the new app should not wait for a dial.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), streamTimeout)
+			defer cancel()
+			f.connection(ctx)
+		}()
+	}
 }

@@ -87,7 +87,7 @@ func kubeTransfer(work string, n int) {
 func transferRuns(ctx context.Context, c *kube.Client, work, dir, pid1Bin, goarch string, bins [2]string, plain bool, n int) []time.Duration {
 	r, err := kube.New(kube.Options{
 		Client: c, Project: dir, Image: kubeImage, PID1: pid1Bin, GOARCH: goarch,
-		StopSignal: 15, StopTimeout: 5 * time.Second, Plain: plain,
+		StopSignal: 15, StopTimeout: 5 * time.Second, Transfer: map[bool]string{true: "plain", false: "gzip"}[plain],
 		Env: []string{"ADDR=:8080"}, Log: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard,
 	})
 	bench.Check(err)
