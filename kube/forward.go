@@ -35,13 +35,40 @@ type forwarder struct {
 	lns      []net.Listener
 	closed   bool
 	requests int
+	gate     chan struct{} // closed while connections may go through; open during a swap
 }
 
 // forwardWait is how long a client's connection waits for a pod.
 const forwardWait = 2 * time.Minute
 
 func newForwarder(c *Client, ports []Forward, log *slog.Logger) *forwarder {
-	return &forwarder{client: c, ports: ports, log: log, changed: make(chan struct{})}
+	gate := make(chan struct{})
+	close(gate)
+	return &forwarder{client: c, ports: ports, log: log, changed: make(chan struct{}), gate: gate}
+}
+
+// hold has client connections wait until release: during a swap nothing
+// listens in the pod, and a forward that finds nothing there fails, and
+// ends the port-forward connection with it.
+func (f *forwarder) hold() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.gate:
+		f.gate = make(chan struct{})
+	default: // held already
+	}
+}
+
+// release lets the held client connections through.
+func (f *forwarder) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.gate:
+	default:
+		close(f.gate)
+	}
 }
 
 // listen listens on every forwarded port.
@@ -152,6 +179,14 @@ func (f *forwarder) handle(c net.Conn, port uint16) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), forwardWait)
 	defer cancel()
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+		return
+	}
 	var conn httpstream.Connection
 	var id int
 	var errStream, data httpstream.Stream

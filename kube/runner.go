@@ -175,6 +175,9 @@ func (r *Runner) Prepare(ctx context.Context) error {
 func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Client connections wait while the app is swapped or its pod made.
+	r.fwd.hold()
+	defer r.fwd.release()
 	parent := ctx
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StopTimeout+2*time.Minute)
 	defer cancel()
