@@ -32,6 +32,8 @@ type forwarder struct {
 	changed  chan struct{} // closed and replaced when pod or conn change
 	pod      string        // the pod to forward to; "" while there is none
 	conn     httpstream.Connection
+	spare    httpstream.Connection // dialled ahead, to the same pod, for when conn ends
+	sparing  bool                  // a spare is being dialled
 	lns      []net.Listener
 	closed   bool
 	requests int
@@ -92,10 +94,12 @@ func (f *forwarder) listen() error {
 func (f *forwarder) to(pod string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.conn != nil {
-		f.conn.Close()
-		f.conn = nil
+	for _, c := range []httpstream.Connection{f.conn, f.spare} {
+		if c != nil {
+			c.Close()
+		}
 	}
+	f.conn, f.spare = nil, nil
 	f.pod = pod
 	close(f.changed)
 	f.changed = make(chan struct{})
@@ -109,10 +113,12 @@ func (f *forwarder) close() {
 		ln.Close()
 	}
 	f.lns = nil
-	if f.conn != nil {
-		f.conn.Close()
-		f.conn = nil
+	for _, c := range []httpstream.Connection{f.conn, f.spare} {
+		if c != nil {
+			c.Close()
+		}
 	}
+	f.conn, f.spare = nil, nil
 }
 
 func (f *forwarder) serve(ln net.Listener, port uint16) {
@@ -134,15 +140,20 @@ func (f *forwarder) connection(ctx context.Context) (httpstream.Connection, int,
 			f.mu.Unlock()
 			return nil, 0, errors.New("devrun is stopping")
 		}
+		if f.conn != nil && closed(f.conn) {
+			f.conn = nil
+		}
+		if f.conn == nil && f.spare != nil && !closed(f.spare) {
+			f.conn = f.spare
+		}
 		if f.conn != nil {
-			select {
-			case <-f.conn.CloseChan():
-				f.conn = nil
-			default:
-				f.requests++
-				defer f.mu.Unlock()
-				return f.conn, f.requests, nil
+			if f.conn == f.spare {
+				f.spare = nil
 			}
+			f.spareUp()
+			f.requests++
+			defer f.mu.Unlock()
+			return f.conn, f.requests, nil
 		}
 		pod, changed := f.pod, f.changed
 		f.mu.Unlock()
@@ -171,6 +182,49 @@ func (f *forwarder) connection(ctx context.Context) (httpstream.Connection, int,
 			return nil, 0, fmt.Errorf("no dev pod to forward to: %w", ctx.Err())
 		}
 	}
+}
+
+func closed(c httpstream.Connection) bool {
+	select {
+	case <-c.CloseChan():
+		return true
+	default:
+		return false
+	}
+}
+
+// spareUp dials a spare connection to the pod in the background, if
+// there is none: the pod's end ends a connection whenever a forward fails
+// (nothing listens yet, at every swap), and a dial through the API server
+// and the kubelet takes hundreds of milliseconds that the next request
+// would wait. Called with f.mu held.
+func (f *forwarder) spareUp() {
+	if f.sparing || f.closed || f.pod == "" || f.spare != nil && !closed(f.spare) {
+		return
+	}
+	f.sparing = true
+	pod := f.pod
+	go func() {
+		var conn httpstream.Connection
+		d, err := f.client.dialer(pod)
+		if err == nil {
+			conn, _, err = d.Dial(portforward.PortForwardProtocolV1Name)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.sparing = false
+		if err != nil {
+			return
+		}
+		if f.pod != pod || f.closed {
+			conn.Close()
+			return
+		}
+		if f.spare != nil {
+			f.spare.Close()
+		}
+		f.spare = conn
+	}()
 }
 
 // handle forwards one client connection to port in the pod: a pair of
@@ -215,17 +269,32 @@ func (f *forwarder) handle(c net.Conn, port uint16) {
 		b, _ := io.ReadAll(errStream)
 		remoteErr <- string(b)
 	}()
-	done := make(chan struct{}, 2)
+	fromPod := make(chan struct{})
 	go func() {
 		io.Copy(c, data)
-		done <- struct{}{}
+		close(fromPod)
 	}()
+	toPod := make(chan struct{})
 	go func() {
 		io.Copy(data, c)
-		data.Close() // the client is done sending
-		done <- struct{}{}
+		data.Close() // the client is done sending; the answer may still come
+		close(toPod)
 	}()
-	<-done
+	select {
+	case <-fromPod:
+	case <-toPod:
+		// The client closed its end, or only its sending half: an
+		// answer still being sent gets a while to arrive.
+		select {
+		case <-fromPod:
+		case <-time.After(halfClosed):
+		}
+	}
+	// The app closed the connection (a keep-alive one at its shutdown,
+	// in a swap), or the client went and writes to it failed: the
+	// client's connection ends now, so that a client does not send its
+	// next request into a stream that nothing reads.
+	c.Close()
 	// The pod's end reports a failure (nothing listens on the port yet:
 	// the app is starting) on the error stream, and then ends the whole
 	// port-forward connection, as kubectl expects since 1.23: the next
@@ -239,6 +308,10 @@ func (f *forwarder) handle(c net.Conn, port uint16) {
 	case <-time.After(time.Second):
 	}
 }
+
+// halfClosed is how long a forward goes on after the client stopped
+// sending, for the answer.
+const halfClosed = 30 * time.Second
 
 // streamTimeout bounds the creation of a stream on a port-forward
 // connection; spdystream's own wait is 30 s, on a connection that may
@@ -277,20 +350,9 @@ func streams(conn httpstream.Connection, port uint16, id int) (errStream, data h
 // one.
 func (f *forwarder) broken(conn httpstream.Connection) {
 	f.mu.Lock()
-	dropped := f.conn == conn
-	if dropped {
+	if f.conn == conn {
 		f.conn = nil
 	}
 	f.mu.Unlock()
 	conn.Close()
-	if dropped {
-		// Dial the next one now, not at the next request: a swap's
-		// window with nothing listening ends the connection, and the
-		// first request to the new app should not wait for a dial.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), streamTimeout)
-			defer cancel()
-			f.connection(ctx)
-		}()
-	}
 }
