@@ -214,9 +214,9 @@ func (r *Runner) Start(ctx context.Context, a runner.Artifact) (runner.Process, 
 }
 
 // send puts the binary at /devrun/app in the pod and has pid1 swap to it,
-// in one exec of pid1's receive mode: the binary gzip-compressed on the
-// way (BestSpeed: it halves a Go binary at several hundred MB/s), its
-// length and SHA-256 checked there, then SIGHUP to the supervisor. A
+// in one exec of pid1's receive mode: the binary plain or
+// gzip-compressed on the way (Options.Transfer), its length and SHA-256
+// checked there, then SIGHUP to the supervisor. A
 // binary the pod has already is not sent again (a restart without a
 // build): then only the signal goes.
 func (r *Runner) send(ctx context.Context, pod *devPod, data []byte) error {
