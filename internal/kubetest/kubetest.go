@@ -26,7 +26,7 @@ import (
 
 // Env names the kubeconfig of the tests' cluster; by default that of
 // hack/cluster/cluster.sh up.
-const Env = "DEVRUN_TEST_KUBECONFIG"
+const Env = "TEST_KUBECONFIG"
 
 // Images the cluster's containerd has, imported by cluster.sh: never
 // pulled. Pause is a static program in an empty image: no shell, no tar.
