@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // pid1's client mode, as devrun runs it through Kubernetes' exec API: a
@@ -88,8 +87,8 @@ func TestPID1ReceiveAndSignal(t *testing.T) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "pid1.pid")
 	app := filepath.Join(dir, "app")
-	marker := filepath.Join(dir, "ran")
-	script := func(v string) []byte { return []byte("#!/bin/sh\necho " + v + " > " + marker + "\nexec sleep 600\n") }
+	ran := func(v string) string { return filepath.Join(dir, "ran-"+v) }
+	script := func(v string) []byte { return []byte("#!/bin/sh\n: > " + ran(v) + "\nexec sleep 600\n") }
 	if err := os.WriteFile(app, script("v1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func TestPID1ReceiveAndSignal(t *testing.T) {
 	}
 	p.signal(t, syscall.SIGHUP) // the first start
 	p.await(t, "started")
-	waitContent(t, marker, "v1\n")
+	waitFile(t, ran("v1"))
 
 	cmd := exec.Command(buildPID1(t), "-pidfile", pidfile, "-receive", app, "-signal", "HUP")
 	cmd.Stdin = bytes.NewReader(script("v2"))
@@ -107,26 +106,10 @@ func TestPID1ReceiveAndSignal(t *testing.T) {
 		t.Fatalf("receive and signal: %v: %s", err, out)
 	}
 	p.await(t, "started")
-	waitContent(t, marker, "v2\n")
+	waitFile(t, ran("v2"))
 
 	out, err := exec.Command(buildPID1(t), "-pidfile", filepath.Join(dir, "none"), "-signal", "HUP").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "reading the supervisor's PID") {
 		t.Errorf("signal with no pidfile: %v, %q; want an error naming the PID file", err, out)
-	}
-}
-
-// waitContent polls until the file at path holds want.
-func waitContent(t *testing.T, path, want string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if string(b) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s holds %q, want %q", path, b, want)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

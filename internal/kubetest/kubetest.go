@@ -75,14 +75,8 @@ func Left(t testing.TB, c *kube.Client, dir string) []string {
 	defer cancel()
 	sel := metav1.ListOptions{LabelSelector: kube.LabelProject + "=" + kube.ProjectHash(dir)}
 	var names []string
-	pods, err := c.Set.CoreV1().Pods(c.Namespace).List(ctx, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp == nil {
-			names = append(names, "pod/"+p.Name)
-		}
+	for _, p := range Pods(t, c, sel.LabelSelector) {
+		names = append(names, "pod/"+p)
 	}
 	cms, err := c.Set.CoreV1().ConfigMaps(c.Namespace).List(ctx, sel)
 	if err != nil {
