@@ -43,8 +43,12 @@ type original struct {
 // deploymentPods are the pods of an existing Deployment that devrun
 // patches for as long as it runs: one replica whose app container runs the
 // boot loader (from a ConfigMap) with the binary directory an emptyDir,
-// the same env plus devrun's, no probes (a swap would fail them), and its
-// original spec kept in AnnotationOriginal to be put back.
+// the same env plus devrun's, its readiness probe kept (a Service routes
+// to the pod while the app answers it) but no liveness or startup probe
+// (kubelet would restart the container, which ends the swapped app: before
+// the first build, after a failed one, or when the app exits, devrun is
+// the one that starts it), and its original spec kept in
+// AnnotationOriginal to be put back.
 type deploymentPods struct {
 	c       *Client
 	o       *Options
@@ -110,7 +114,7 @@ func (s *deploymentPods) prepare(ctx context.Context) error {
 		deleteConfigMaps(context.WithoutCancel(ctx), s.c, s.configMaps())
 		return s.c.apiError("patching the Deployment "+s.name, err)
 	}
-	s.o.Log.Info(fmt.Sprintf("patched the Deployment %s (container %s, one replica, no probes) for as long as devrun runs: Ctrl-C puts it back", s.name, s.ctr))
+	s.o.Log.Info(fmt.Sprintf("patched the Deployment %s (container %s, one replica, no liveness or startup probe) for as long as devrun runs: Ctrl-C puts it back", s.name, s.ctr))
 	return nil
 }
 
@@ -142,7 +146,7 @@ func (s *deploymentPods) patch(d *appsv1.Deployment, configMap string) error {
 	c.Env = append(c.Env, envVars(s.o.Env)...)
 	c.VolumeMounts = append(c.VolumeMounts, mounts...)
 	c.Stdin, c.StdinOnce = true, true
-	c.LivenessProbe, c.ReadinessProbe, c.StartupProbe = nil, nil, nil
+	c.LivenessProbe, c.StartupProbe = nil, nil
 	t.Spec.Volumes = append(t.Spec.Volumes, vols...)
 	if t.Labels == nil {
 		t.Labels = map[string]string{}

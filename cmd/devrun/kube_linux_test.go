@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/devrun/devrun/internal/kubetest"
@@ -150,7 +151,7 @@ func TestKubeDeploymentPatchedAndPutBack(t *testing.T) {
 	args := []string{"--mode", "kubernetes", "--kube.deployment", name,
 		"--container.ports", fmt.Sprintf("%d:8080", p.port), "--container.env", "HOST=0.0.0.0 PORT=8080"}
 	p.start(args...)
-	p.waitLog(`patched the Deployment `+name+` \(container web, one replica, no probes\)`, 1)
+	p.waitLog(`patched the Deployment `+name+` \(container web, one replica, no liveness or startup probe\)`, 1)
 	p.waitBody("v1")
 	p.cmd.Process.Kill()
 	<-p.exited
@@ -164,8 +165,19 @@ func TestKubeDeploymentPatchedAndPutBack(t *testing.T) {
 	p.waitBody("v1")
 	p.write("version.go", version("v2"))
 	p.waitBody("v2")
-	if pods := kubetest.Pods(t, c, kube.LabelDeployment+"="+name); len(pods) != 1 {
-		t.Errorf("patched pods %v, want one", pods)
+	pods := kubetest.Pods(t, c, kube.LabelDeployment+"="+name)
+	if len(pods) != 1 {
+		t.Fatalf("patched pods %v, want one", pods)
+	}
+	// The readiness probe stays (port 8080 takes connections: the app's),
+	// so that the Deployment's Service would route to the pod; liveness
+	// goes, or kubelet would restart the container under devrun.
+	var pod *corev1.Pod
+	if !poll(func() bool { pod = kubetest.Pod(t, c, pods[0]); return podReady(pod) }) {
+		t.Errorf("the patched pod %s never became Ready: %+v", pods[0], pod.Status.Conditions)
+	}
+	if web := pod.Spec.Containers[0]; web.ReadinessProbe == nil || web.LivenessProbe != nil {
+		t.Errorf("the patched pod's probes: readiness %v, liveness %v; want the readiness probe only", web.ReadinessProbe, web.LivenessProbe)
 	}
 	p.stop(os.Interrupt)
 	if after := kubetest.DeploymentSpec(t, c, name); after != before {
@@ -226,4 +238,14 @@ func TestKubeAPIServerCut(t *testing.T) {
 	p.waitBody("v2")
 	p.stop(os.Interrupt)
 	p.waitNothingLeft(c)
+}
+
+// podReady reports whether p's Ready condition is true.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

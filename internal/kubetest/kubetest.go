@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devrun/devrun/internal/need"
@@ -91,16 +92,18 @@ func Left(t testing.TB, c *kube.Client, dir string) []string {
 }
 
 // Deployment creates a Deployment called name of BusyboxImage, deleted at
-// the test's end: two replicas of a container "web" with its own command,
-// args and probes, as an app's would have. It waits until the Deployment
-// is available, and returns its spec as DeploymentSpec does.
+// the test's end: two replicas of a container "web" with its own command
+// (an HTTP server on port 8080), args, env and probes (ready when port 8080
+// takes connections), as an app's would have. It waits until the
+// Deployment is available, and returns its spec as DeploymentSpec does.
 func Deployment(t testing.TB, c *kube.Client, name string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	two := int32(2)
 	labels := map[string]string{"app": name}
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/true"}}}, PeriodSeconds: 5}
+	live := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/true"}}}, PeriodSeconds: 5}
+	ready := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1}
 	deps := c.Set.AppsV1().Deployments(c.Namespace)
 	_, err := deps.Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -114,10 +117,10 @@ func Deployment(t testing.TB, c *kube.Client, name string) string {
 					Image:           BusyboxImage,
 					ImagePullPolicy: corev1.PullNever,
 					Command:         []string{"/bin/sh", "-c"},
-					Args:            []string{"exec sleep 3600"},
+					Args:            []string{"exec httpd -f -p 8080"},
 					Env:             []corev1.EnvVar{{Name: "MODE", Value: "production"}},
-					ReadinessProbe:  probe,
-					LivenessProbe:   probe,
+					ReadinessProbe:  ready,
+					LivenessProbe:   live,
 				}}},
 			},
 		},
@@ -161,6 +164,18 @@ func DeploymentSpec(t testing.TB, c *kube.Client, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Pod returns the pod name.
+func Pod(t testing.TB, c *kube.Client, name string) *corev1.Pod {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := c.Set.CoreV1().Pods(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Pods lists the pods that the label selector sel selects, but those
