@@ -28,7 +28,9 @@
 // In a Kubernetes pod, where devrun has no engine to copy a file in or send
 // a signal, devrun runs pid1 a second time through the exec API: with
 // -receive PATH (-size, -sha256, -gzip) it writes its standard input to
-// PATH, whole and checked, and with -signal SIG it sends SIG to the pid1
+// PATH, whole and checked; with -delta too, its standard input is a
+// gzip-compressed delta against the file at PATH (package pid1's
+// DeltaBase); and with -signal SIG it sends SIG to the pid1
 // whose PID is in -pidfile, which pid1 writes when it is given one.
 //
 // It tells devrun what happened with records on stderr, each
@@ -47,6 +49,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -71,10 +74,11 @@ func main() {
 	size := flag.Int64("size", -1, "receive mode: the file's length")
 	sum := flag.String("sha256", "", "receive mode: the file's SHA-256, in hex")
 	gz := flag.Bool("gzip", false, "receive mode: standard input is gzip-compressed")
+	delta := flag.Bool("delta", false, "receive mode: standard input is a gzip-compressed delta against the file at the path")
 	sig := flag.String("signal", "", "send this signal (HUP, USR1, USR2) to the pid1 of -pidfile, and exit")
 	flag.Parse()
 	if *receive != "" || *sig != "" {
-		if err := client(*receive, *size, *sum, *gz, *sig, *pidfile); err != nil {
+		if err := client(*receive, *size, *sum, *gz, *delta, *sig, *pidfile); err != nil {
 			fmt.Fprintln(os.Stderr, "pid1:", err)
 			os.Exit(1)
 		}
@@ -99,9 +103,9 @@ func main() {
 // receives a file on its standard input and renames it into place (a
 // temporary file beside it, its length and checksum checked first), then
 // signals the pid1 that supervises the app.
-func client(path string, size int64, sum string, gz bool, sig, pidfile string) error {
+func client(path string, size int64, sum string, gz, delta bool, sig, pidfile string) error {
 	if path != "" {
-		if err := receiveFile(path, size, sum, gz); err != nil {
+		if err := receiveFile(path, size, sum, gz, delta); err != nil {
 			return err
 		}
 	}
@@ -129,8 +133,9 @@ func client(path string, size int64, sum string, gz bool, sig, pidfile string) e
 
 // receiveFile writes standard input to path, through a temporary file in
 // its directory that is renamed over it once whole: the supervisor never
-// starts a half-written binary, and one that runs keeps its own.
-func receiveFile(path string, size int64, sum string, gz bool) error {
+// starts a half-written binary, and one that runs keeps its own. With
+// delta, standard input is a delta against the file at path.
+func receiveFile(path string, size int64, sum string, gz, delta bool) error {
 	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
@@ -138,7 +143,7 @@ func receiveFile(path string, size int64, sum string, gz bool) error {
 	}
 	defer os.Remove(tmp) // after the rename, there is nothing to remove
 	var in io.Reader = bufio.NewReaderSize(os.Stdin, 256<<10)
-	if gz {
+	if gz || delta {
 		zr, err := gzip.NewReader(in)
 		if err != nil {
 			f.Close()
@@ -147,7 +152,12 @@ func receiveFile(path string, size int64, sum string, gz bool) error {
 		in = zr
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), in)
+	var n int64
+	if delta {
+		n, err = applyDelta(path, in, io.MultiWriter(f, h))
+	} else {
+		n, err = io.Copy(io.MultiWriter(f, h), in)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -164,6 +174,84 @@ func receiveFile(path string, size int64, sum string, gz bool) error {
 		return fmt.Errorf("receiving %s: %w", path, err)
 	}
 	return nil
+}
+
+// applyDelta writes to w the file that the delta in makes from the file
+// at path (the format is in package pid1's delta.go), and returns how many
+// bytes it wrote.
+func applyDelta(path string, in io.Reader, w io.Writer) (int64, error) {
+	old, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("the delta's base: %w", err)
+	}
+	defer old.Close()
+	r := bufio.NewReaderSize(in, 64<<10)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != "DRD1" {
+		return 0, fmt.Errorf("not a delta (%q, %v)", magic, err)
+	}
+	var n int64
+	buf, base := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		op, err := r.ReadByte()
+		if err != nil {
+			return n, fmt.Errorf("the delta ends early: %w", err)
+		}
+		var off, size uint64
+		switch op {
+		case 'e':
+			return n, bw.Flush()
+		case 'c', 'd':
+			off, err = binary.ReadUvarint(r)
+			if err == nil {
+				size, err = binary.ReadUvarint(r)
+			}
+		case 'l':
+			size, err = binary.ReadUvarint(r)
+		default:
+			return n, fmt.Errorf("the delta has an unknown op %q", op)
+		}
+		if err != nil {
+			return n, fmt.Errorf("the delta ends early: %w", err)
+		}
+		switch op {
+		case 'c':
+			m, err := io.Copy(bw, io.NewSectionReader(old, int64(off), int64(size)))
+			n += m
+			if err == nil && m != int64(size) {
+				err = fmt.Errorf("the delta copies %d bytes at %d, past the base's end", size, off)
+			}
+			if err != nil {
+				return n, err
+			}
+		case 'l':
+			m, err := io.CopyN(bw, r, int64(size))
+			n += m
+			if err != nil {
+				return n, fmt.Errorf("the delta ends early: %w", err)
+			}
+		case 'd':
+			for size > 0 {
+				k := min(uint64(len(buf)), size)
+				if _, err := io.ReadFull(r, buf[:k]); err != nil {
+					return n, fmt.Errorf("the delta ends early: %w", err)
+				}
+				if _, err := old.ReadAt(base[:k], int64(off)); err != nil {
+					return n, fmt.Errorf("the delta reads the base at %d: %w", off, err)
+				}
+				for i := range k {
+					buf[i] += base[i]
+				}
+				if _, err := bw.Write(buf[:k]); err != nil {
+					return n, err
+				}
+				n += int64(k)
+				off += k
+				size -= k
+			}
+		}
+	}
 }
 
 type supervisor struct {
