@@ -155,10 +155,11 @@ func isUnreachable(err error) bool {
 		strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")
 }
 
-// exec runs argv in the pod's container through the exec API, with stdin
-// when it is not nil, and returns what it wrote to stderr with its error;
-// an exit code other than 0 is an exec.CodeExitError.
-func (c *Client) exec(ctx context.Context, pod, container string, argv []string, stdin io.Reader) error {
+// Exec runs argv in the pod's container through the exec API, with stdin
+// when it is not nil, and returns what it wrote to stdout and stderr with
+// its error when it fails; an exit code other than 0 without output is an
+// exec.CodeExitError.
+func (c *Client) Exec(ctx context.Context, pod, container string, argv []string, stdin io.Reader) error {
 	req := c.Set.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdin: stdin != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	ex, err := c.executor(req.URL().String())

@@ -82,6 +82,43 @@ func TestKubeEditBrokenEditAndCtrlC(t *testing.T) {
 	}
 }
 
+// Each edit goes as a delta against the binary in the pod; when that is
+// not the binary devrun sent (changed in the pod from outside), pid1
+// refuses the delta and devrun sends the whole binary, said once.
+func TestKubeDeltaOrTheWholeBinary(t *testing.T) {
+	p := newProject(t, map[string]string{"main.go": server, "version.go": version("v1")})
+	p.startKube(kubetest.BusyboxImage)
+	p.waitBody("v1")
+	c := kubetest.Client(t)
+	p.write("version.go", version("v2"))
+	p.waitBody("v2")
+	fallback := `the binary in the dev pod devrun-\w+ is not the one devrun sent \(.*SHA-256.*\): sending the whole binary`
+	if n := p.countLog(fallback); n != 0 {
+		t.Errorf("the delta of an edit was refused:\n%s", p.log())
+	}
+	pods := p.pods(c)
+	if len(pods) != 1 {
+		t.Fatalf("pods %v, want one", pods)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The running app's file cannot be written (ETXTBSY): a changed copy
+	// goes over it, as another tool's copy would.
+	if err := c.Exec(ctx, pods[0], "app", []string{"sh", "-c", "cp /devrun/app /devrun/x && echo changed >> /devrun/x && mv /devrun/x /devrun/app"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.write("version.go", version("v3"))
+	p.waitBody("v3")
+	p.waitLog(fallback, 1)
+	p.write("version.go", version("v4"))
+	p.waitBody("v4")
+	if n := p.countLog(fallback); n != 1 {
+		t.Errorf("the whole binary was sent %d times, want once (for v3):\n%s", n, p.log())
+	}
+	p.stop(os.Interrupt)
+	p.waitNothingLeft(c)
+}
+
 // The dev pod deleted from outside: devrun says so, makes a new one and
 // serves the newest build in it, through the same local port.
 func TestKubePodDeletedFromOutside(t *testing.T) {
