@@ -102,9 +102,12 @@ func TestKubeDeltaOrTheWholeBinary(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The running app's file cannot be written (ETXTBSY): a changed copy
-	// goes over it, as another tool's copy would.
-	if err := c.Exec(ctx, pods[0], "app", []string{"sh", "-c", "cp /devrun/app /devrun/x && echo changed >> /devrun/x && mv /devrun/x /devrun/app"}, nil); err != nil {
+	// The running app's file cannot be written (ETXTBSY): a copy changed
+	// here and there goes over it, as another tool's copy would. (Bytes
+	// appended would not do: the delta reads none of them, and makes the
+	// right binary all the same.)
+	change := "cp /devrun/app /devrun/x && for at in 100000 1000000 3000000; do printf changed | dd of=/devrun/x bs=1 seek=$at conv=notrunc; done && mv /devrun/x /devrun/app"
+	if err := c.Exec(ctx, pods[0], "app", []string{"sh", "-c", change}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.write("version.go", version("v3"))
