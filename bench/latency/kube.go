@@ -46,7 +46,7 @@ func startKubeDevrun(work, bin, name, dir string, port int) *devrunSwapper {
 // by a statement added to a function, which moves the code linked after
 // it, so that each Start sends. The embedded tools stand for an app's
 // embedded assets, which an edit leaves as they are; bench/realapp (~1,600
-// packages) is edited in one of its own packages that others import.
+// packages) is edited in one of its services' packages.
 func kubeTransfer(work string, n int) {
 	ctx := context.Background()
 	c, err := kube.Connect("", "")
@@ -155,16 +155,16 @@ func transferBinary(dir, tools string, embed []string, goarch, v string) string 
 }
 
 // transferRealapp builds bench/realapp for linux/goarch: "b" with a
-// statement more in one of the app's packages that others import.
+// statement more in one of its services' packages (internal/svc/s05).
 func transferRealapp(dir, goarch, v string) string {
 	src := makeApp(filepath.Join(dir, "src-"+v), "real")
 	if v == "b" {
-		file := filepath.Join(src, "internal", "core", "core.go")
+		file := filepath.Join(src, "internal", "svc", "s05", "svc.go")
 		code, err := os.ReadFile(file)
 		bench.Check(err)
-		edited := strings.Replace(string(code), "func Tag(name string) string {", "func Tag(name string) string {\n\tif len(name) > 1000 {\n\t\tpanic(\"long name: \" + name)\n\t}\n\t", 1)
+		edited := strings.Replace(string(code), "func Describe() string {", "func Describe() string {\n\tif len(m05.Name()) > 1000 {\n\t\tpanic(\"long name: \" + m05.Name())\n\t}\n\t", 1)
 		if edited == string(code) {
-			log.Fatalf("%s: no func Tag to edit", file)
+			log.Fatalf("%s: no func Describe to edit", file)
 		}
 		bench.Check(os.WriteFile(file, []byte(edited), 0o644))
 	}
